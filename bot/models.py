@@ -1,0 +1,193 @@
+"""Domain types shared by the core, storage and every adapter.
+
+Platform objects never appear here: adapters translate their events into these
+types and back. Everything is frozen so a value can be passed between tasks and
+cached without defensive copies.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class Platform(enum.StrEnum):
+    """The chat platform a channel or user lives on."""
+
+    CONSOLE = "console"
+    SLACK = "slack"
+    DISCORD = "discord"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A channel, identified within its platform and workspace (Slack team, Discord guild).
+
+    The display name is not part of the identity: channels get renamed.
+    """
+
+    platform: Platform
+    workspace: str
+    channel_id: str
+    name: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        label = self.name or self.channel_id
+        return f"{self.platform}:{self.workspace}/#{label}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A person (or bot) on a platform."""
+
+    platform: Platform
+    user_id: str
+    name: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command as the core sees it: `/track video retrieval` -> name='track'."""
+
+    name: str
+    args: str
+    channel: ChannelRef
+    user: UserRef
+
+
+@dataclass(frozen=True, slots=True)
+class DirectMessage:
+    """Free text someone sent to the bot privately."""
+
+    user: UserRef
+    text: str
+
+
+class Visibility(enum.StrEnum):
+    """Who sees a reply: only the person who asked, or the whole channel."""
+
+    EPHEMERAL = "ephemeral"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One paper, render-neutral: adapters turn it into Block Kit, an embed or text.
+
+    `highlights` are the words that made the paper match; renderers may mark
+    them in `title`/`body`. All text is plain (no platform markup): adapters
+    escape it for their own format.
+    """
+
+    title: str
+    url: str
+    authors: str = ""
+    meta: tuple[str, ...] = ()
+    body: str = ""
+    links: tuple[Link, ...] = ()
+    footer: str = ""
+    highlights: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The core's answer to a command or DM."""
+
+    text: str
+    visibility: Visibility = Visibility.EPHEMERAL
+    cards: tuple[Card, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A digest: one parent message and a thread of cards under it.
+
+    `header` and `lines` make the parent; `items` go into its thread in order;
+    `footer` (e.g. "+12 more") ends the thread.
+    """
+
+    header: str
+    lines: tuple[str, ...] = ()
+    items: tuple[Card, ...] = ()
+    footer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PostRef:
+    """Platform ids of a posted digest, so delivery can resume in the same thread."""
+
+    parent_id: str
+    item_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLimits:
+    """What one message may hold on a platform; renderers and the digest respect these."""
+
+    max_message_chars: int
+    max_cards_per_message: int = 1
+    posts_per_second_per_channel: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """A channel's schedule and limits; None means 'the configured default'."""
+
+    timezone: str | None = None
+    post_time: str | None = None  # "HH:MM" or "asap"
+    max_papers: int | None = None
+    paused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A query a channel tracks, stored in canonical form."""
+
+    id: int
+    channel: ChannelRef
+    query: str
+    raw_query: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """An arXiv paper as paperbot stores it.
+
+    `arxiv_id` carries no version ('2401.01234', 'hep-th/9901001'); `version`
+    is the newest one seen. `categories` lists the primary category first.
+    """
+
+    arxiv_id: str
+    version: int
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    announced: date | None = None
+    announce_type: str | None = None  # new | cross | replace | replace-cross
+
+    @property
+    def primary_category(self) -> str:
+        return self.categories[0] if self.categories else ""
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
