@@ -24,6 +24,9 @@ class Inbox(Protocol):
 
     async def direct_message(self, dm: DirectMessage) -> Reply: ...
 
+    def request_stop(self) -> None:
+        """The adapter's input ended (console EOF) or it cannot go on: shut the bot down."""
+
 
 class Adapter(Protocol):
     """One chat platform."""

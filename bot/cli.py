@@ -1,0 +1,130 @@
+"""The `paperbot` command line: run, config check, version.
+
+The only place that configures logging (libraries never do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import ADAPTERS, Config, default_config_path, describe, load_config
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, StorageError
+
+log = logging.getLogger("paperbot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paperbot", description="arXiv paper alerts for Discord and Slack.")
+    parser.add_argument("--version", action="version", version=f"paperbot {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log verbosity on stderr (default: bot.log_level from the config, INFO)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=(
+            "TOML config file (default: $PAPERBOT_CONFIG, else ./config.toml if present,"
+            " else built-in defaults)"
+        ),
+    )
+    # `--config` is also accepted after the subcommand, where people tend to type it.
+    late_config = argparse.ArgumentParser(add_help=False)
+    late_config.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", parents=[late_config], help="run the bot (console adapter unless platform tokens are set)"
+    )
+    run.add_argument("--adapter", choices=ADAPTERS, help="run only this adapter")
+
+    cfg = sub.add_parser("config", help="configuration tools")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    cfg_sub.add_parser(
+        "check",
+        parents=[late_config],
+        help="validate the config and print the effective settings, secrets masked",
+    )
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # discord.py and slack-sdk are chatty at INFO about every reconnect.
+    for noisy in ("discord", "slack_sdk", "slack_bolt", "apscheduler", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config or default_config_path(_environ()))
+    except ConfigError as exc:
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(args.log_level or config.bot.log_level)
+
+    if args.command == "config":
+        print(describe(config))
+        print("\nconfig OK", file=sys.stderr)
+        return 0
+    if args.command == "run":
+        return _run(config, args.adapter)
+    parser.print_help()
+    return 2
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def _run(config: Config, adapter: str | None) -> int:
+    try:
+        asyncio.run(_serve(config, adapter))
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigError, StorageError, PlatformAuthError) as exc:
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return 2
+    except PaperbotError as exc:
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: Config, adapter: str | None) -> None:
+    from bot.app import App
+
+    app = App.from_config(config, adapter=adapter)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, non-main thread
+            loop.add_signal_handler(sig, app.request_stop)
+    async with app:
+        names = ", ".join(a.name for a in app.adapters)
+        log.info("paperbot %s running with %s; database %s", __version__, names, config.database_path)
+        await app.wait_until_stopped()
+    log.info("paperbot stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

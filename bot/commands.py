@@ -1,0 +1,217 @@
+"""Command handlers: plain async functions, a request in and a reply out.
+
+Adapters turn `/track video retrieval` (Slack, Discord or the console) into a
+`Command` and hand it to `dispatch`; nothing here knows which platform asked.
+A refused command raises `UserError` before it writes anything, so the
+database is unchanged by bad input.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.config import Config
+from bot.errors import UserError
+from bot.models import ChannelSettings, Command, Reply, Visibility
+from bot.settings import parse_max_papers, parse_post_time, parse_timezone
+from storage import Store
+
+MAX_QUERY_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ReadQuery:
+    """A query as the bot understood it: canonical text (the identity) and a human reading."""
+
+    canonical: str
+    reading: str
+
+
+QueryReader = Callable[[str], ReadQuery]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What handlers may use. Built once by the App; tests build their own."""
+
+    config: Config
+    store: Store
+    clock: Callable[[], datetime]
+    read_query: QueryReader
+
+
+Handler = Callable[[Context, Command], Awaitable[Reply]]
+
+
+def clean_text(text: str) -> str:
+    """Collapse whitespace; refuse control characters that have no business in a query."""
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+        raise UserError("That text contains control characters; please type plain text.")
+    return " ".join(text.split())
+
+
+def read_plain_query(text: str) -> ReadQuery:
+    """The simplest reading of a query: case and whitespace folded, the words as one phrase."""
+    canonical = " ".join(text.casefold().split())
+    return ReadQuery(canonical, f'title or abstract contains "{canonical}"')
+
+
+def _query_arg(cmd: Command, usage: str) -> str:
+    text = clean_text(cmd.args)
+    if not text:
+        raise UserError(f"Usage: {usage}")
+    if len(text) > MAX_QUERY_CHARS:
+        raise UserError(
+            f"That query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS}. "
+            "Track its key phrase instead."
+        )
+    return text
+
+
+async def track(ctx: Context, cmd: Command) -> Reply:
+    """`/track <query>`: the channel follows a topic from the next digest on."""
+    text = _query_arg(cmd, "/track <query>, e.g. /track video retrieval")
+    query = ctx.read_query(text)
+    limit = ctx.config.bot.max_subscriptions_per_channel
+    existing = await ctx.store.subscriptions.for_channel(cmd.channel)
+    if any(s.query == query.canonical for s in existing):
+        raise UserError(f'This channel already tracks "{query.canonical}".')
+    if len(existing) >= limit:
+        raise UserError(
+            f"This channel already tracks {len(existing)} queries, the limit is {limit}. "
+            "Use /untrack to drop one first."
+        )
+    added = await ctx.store.subscriptions.add(
+        cmd.channel, query.canonical, text, cmd.user.user_id, ctx.clock()
+    )
+    if added is None:  # another command won the race for the same query
+        raise UserError(f'This channel already tracks "{query.canonical}".')
+    return Reply(
+        f'Now tracking "{query.canonical}" in this channel: {query.reading}. '
+        "Matching papers arrive in the next digest.",
+        Visibility.CHANNEL,
+    )
+
+
+async def untrack(ctx: Context, cmd: Command) -> Reply:
+    """`/untrack <query>`: stop following a topic."""
+    text = _query_arg(cmd, "/untrack <query> (see /tracked for this channel's queries)")
+    try:
+        canonical = ctx.read_query(text).canonical
+    except UserError:
+        # A query stored before the query language changed may no longer parse;
+        # it must still be removable by its stored text.
+        canonical = read_plain_query(text).canonical
+    if not await ctx.store.subscriptions.remove(cmd.channel, canonical):
+        raise UserError(f'This channel does not track "{canonical}". /tracked lists what it does.')
+    return Reply(f'Stopped tracking "{canonical}" in this channel.', Visibility.CHANNEL)
+
+
+def describe_schedule(ctx: Context, settings: ChannelSettings) -> str:
+    """One line: when and how big this channel's digest is."""
+    cfg = ctx.config
+    tz = settings.timezone or cfg.schedule.timezone
+    when = settings.post_time or cfg.schedule.post_time
+    size = settings.max_papers or cfg.digest.max_papers
+    timing = "right after each arXiv harvest" if when == "asap" else f"at {when} {tz}"
+    line = f"Digest {timing} after each arXiv announcement day, up to {size} papers."
+    return "Digests are paused. " + line if settings.paused else line
+
+
+async def tracked(ctx: Context, cmd: Command) -> Reply:
+    """`/tracked`: what this channel follows, and when its digest comes."""
+    subs = await ctx.store.subscriptions.for_channel(cmd.channel)
+    settings = await ctx.store.channels.settings(cmd.channel)
+    schedule = describe_schedule(ctx, settings)
+    if not subs:
+        return Reply(f"This channel tracks nothing yet. Try /track video retrieval\n{schedule}")
+    lines = [f"This channel tracks {len(subs)} {'query' if len(subs) == 1 else 'queries'}:"]
+    lines += [f"• {s.query}" for s in subs]
+    lines.append(schedule)
+    return Reply("\n".join(lines))
+
+
+_SETTING_KEYS = {
+    "time": "post_time",
+    "post_time": "post_time",
+    "tz": "timezone",
+    "timezone": "timezone",
+    "max": "max_papers",
+    "max_papers": "max_papers",
+}
+SETTINGS_USAGE = (
+    "Usage: /settings [time HH:MM|asap] [tz Area/City] [max 1-50] [pause|resume], "
+    "e.g. /settings time 08:30 tz Europe/Berlin max 15"
+)
+
+
+async def settings(ctx: Context, cmd: Command) -> Reply:
+    """`/settings`: show, or set post time, timezone, max papers, pause/resume."""
+    words = clean_text(cmd.args).split()
+    current = await ctx.store.channels.settings(cmd.channel)
+    if not words:
+        return Reply(describe_schedule(ctx, current) + "\n" + SETTINGS_USAGE)
+    # Validate everything before writing anything: one bad value refuses the whole command.
+    changes: dict[str, object] = {}
+    i = 0
+    while i < len(words):
+        word = words[i].casefold()
+        if word in ("pause", "resume"):
+            changes["paused"] = word == "pause"
+            i += 1
+            continue
+        field_name = _SETTING_KEYS.get(word)
+        if field_name is None:
+            raise UserError(f'Unknown setting "{words[i][:40]}". {SETTINGS_USAGE}')
+        if i + 1 >= len(words):
+            raise UserError(f'"{words[i]}" needs a value. {SETTINGS_USAGE}')
+        value = words[i + 1]
+        try:
+            if field_name == "post_time":
+                changes[field_name] = parse_post_time(value)
+            elif field_name == "timezone":
+                changes[field_name] = parse_timezone(value)
+            else:
+                changes[field_name] = parse_max_papers(value)
+        except ValueError as exc:
+            raise UserError(f"{word}: {exc}") from None
+        i += 2
+    new = replace(current, **changes)  # type: ignore[arg-type]
+    await ctx.store.channels.update_settings(cmd.channel, new, ctx.clock())
+    return Reply("Settings saved. " + describe_schedule(ctx, new), Visibility.CHANNEL)
+
+
+HELP_TEXT = """\
+paperbot follows arXiv for this channel and posts one digest per announcement day.
+/track <query>     follow a topic, e.g. /track video retrieval
+/untrack <query>   stop following it
+/tracked           what this channel follows, and when its digest comes
+/settings          show or change the digest time, timezone and size
+/help              this text
+Send me an arXiv id or link in a direct message to get its abstract."""
+
+
+async def help_(ctx: Context, cmd: Command) -> Reply:
+    """`/help`: the command reference."""
+    return Reply(HELP_TEXT)
+
+
+COMMANDS: dict[str, Handler] = {
+    "track": track,
+    "untrack": untrack,
+    "tracked": tracked,
+    "settings": settings,
+    "help": help_,
+}
+
+
+async def dispatch(ctx: Context, cmd: Command) -> Reply:
+    """Run the handler for `cmd`; unknown names get a pointer to /help."""
+    handler = COMMANDS.get(cmd.name.casefold())
+    if handler is None:
+        shown = clean_text(cmd.name)[:40] or "(empty)"
+        raise UserError(f'Unknown command "/{shown}". Type /help for the list.')
+    return await handler(ctx, cmd)

@@ -1,0 +1,120 @@
+"""Channels and their per-channel settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.models import ChannelRef, ChannelSettings, Platform
+from storage.database import Database
+
+
+class ChannelRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def ensure(self, channel: ChannelRef, now: datetime) -> int:
+        """Return the row id of `channel`, creating it on first sight (and refreshing its name)."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO channels (platform, workspace, channel_id, name, created_at)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, workspace, channel_id) DO UPDATE SET"
+                "   name = CASE WHEN excluded.name != '' THEN excluded.name ELSE channels.name END",
+                (
+                    channel.platform.value,
+                    channel.workspace,
+                    channel.channel_id,
+                    channel.name,
+                    now.isoformat(),
+                ),
+            )
+            row_id = await self.row_id(channel)
+        assert row_id is not None
+        return row_id
+
+    async def row_id(self, channel: ChannelRef) -> int | None:
+        async with self._db.conn.execute(
+            "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel_id = ?",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row["id"]) if row else None
+
+    async def settings(self, channel: ChannelRef) -> ChannelSettings:
+        """The channel's own settings (None fields mean: use the configured default)."""
+        async with self._db.conn.execute(
+            "SELECT timezone, post_time, max_papers, paused FROM channels"
+            " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return ChannelSettings()
+        return ChannelSettings(
+            timezone=row["timezone"],
+            post_time=row["post_time"],
+            max_papers=row["max_papers"],
+            paused=bool(row["paused"]),
+        )
+
+    async def update_settings(self, channel: ChannelRef, settings: ChannelSettings, now: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await self.ensure(channel, now)
+            await conn.execute(
+                "UPDATE channels SET timezone = ?, post_time = ?, max_papers = ?, paused = ?"
+                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+                (
+                    settings.timezone,
+                    settings.post_time,
+                    settings.max_papers,
+                    int(settings.paused),
+                    channel.platform.value,
+                    channel.workspace,
+                    channel.channel_id,
+                ),
+            )
+
+    async def mark_unreachable(self, channel: ChannelRef, error: str, now: datetime) -> None:
+        """Record that posting to `channel` failed for good, keeping the first failure time."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE channels SET unreachable_since = COALESCE(unreachable_since, ?),"
+                " unreachable_error = ? WHERE platform = ? AND workspace = ? AND channel_id = ?",
+                (now.isoformat(), error, channel.platform.value, channel.workspace, channel.channel_id),
+            )
+
+    async def clear_unreachable(self, channel: ChannelRef) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE channels SET unreachable_since = NULL, unreachable_error = NULL"
+                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+                (channel.platform.value, channel.workspace, channel.channel_id),
+            )
+
+    async def unreachable(self, channel: ChannelRef) -> tuple[datetime, str] | None:
+        """When and why the channel was marked unreachable, or None if it is fine."""
+        async with self._db.conn.execute(
+            "SELECT unreachable_since, unreachable_error FROM channels"
+            " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None or row["unreachable_since"] is None:
+            return None
+        return datetime.fromisoformat(row["unreachable_since"]), str(row["unreachable_error"] or "")
+
+    async def with_subscriptions(self) -> list[tuple[ChannelRef, ChannelSettings]]:
+        """Every channel that tracks at least one query, with its settings."""
+        async with self._db.conn.execute(
+            "SELECT platform, workspace, channel_id, name, timezone, post_time, max_papers, paused"
+            " FROM channels WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id)"
+            " ORDER BY id"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            (
+                ChannelRef(Platform(r["platform"]), r["workspace"], r["channel_id"], r["name"]),
+                ChannelSettings(r["timezone"], r["post_time"], r["max_papers"], bool(r["paused"])),
+            )
+            for r in rows
+        ]

@@ -1,0 +1,108 @@
+"""Versioned schema migrations.
+
+Each entry upgrades the schema from version N-1 to N; `PRAGMA user_version`
+holds the current number. Migrations are append-only: never edit one that has
+shipped, add the next. Each runs inside one transaction with the version bump.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the whole domain, including tables later features fill in.
+    (
+        """
+        CREATE TABLE channels (
+            id                INTEGER PRIMARY KEY,
+            platform          TEXT NOT NULL,
+            workspace         TEXT NOT NULL,
+            channel_id        TEXT NOT NULL,
+            name              TEXT NOT NULL DEFAULT '',
+            timezone          TEXT,             -- NULL: the configured default
+            post_time         TEXT,             -- 'HH:MM' or 'asap'; NULL: default
+            max_papers        INTEGER,          -- NULL: default
+            paused            INTEGER NOT NULL DEFAULT 0,
+            unreachable_since TEXT,             -- set when posting failed for good
+            unreachable_error TEXT,
+            created_at        TEXT NOT NULL,
+            UNIQUE (platform, workspace, channel_id)
+        )
+        """,
+        """
+        CREATE TABLE subscriptions (
+            id          INTEGER PRIMARY KEY,
+            channel     INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            query       TEXT NOT NULL,          -- canonical form: duplicates are detected on it
+            raw_query   TEXT NOT NULL,          -- as the user typed it
+            created_by  TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            UNIQUE (channel, query)
+        )
+        """,
+        """
+        CREATE TABLE papers (
+            arxiv_id         TEXT PRIMARY KEY,  -- without version
+            version          INTEGER NOT NULL,  -- newest seen
+            title            TEXT NOT NULL,
+            abstract         TEXT NOT NULL,
+            authors          TEXT NOT NULL,     -- JSON array
+            categories       TEXT NOT NULL,     -- JSON array, primary first
+            comment          TEXT,
+            journal_ref      TEXT,
+            doi              TEXT,
+            published        TEXT,
+            updated          TEXT,
+            announced        TEXT,              -- date of first announcement (YYYY-MM-DD)
+            announce_type    TEXT,
+            first_seen       TEXT NOT NULL,
+            last_seen        TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX papers_announced ON papers (announced)",
+        """
+        CREATE TABLE digests (
+            id                 INTEGER PRIMARY KEY,
+            channel            INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            announced          TEXT NOT NULL,   -- the announcement day it covers
+            parent_message_id  TEXT,            -- set once the parent is posted
+            created_at         TEXT NOT NULL,
+            completed_at       TEXT,
+            UNIQUE (channel, announced)
+        )
+        """,
+        """
+        CREATE TABLE deliveries (
+            channel      INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            arxiv_id     TEXT NOT NULL REFERENCES papers(arxiv_id),
+            digest       INTEGER REFERENCES digests(id) ON DELETE SET NULL,
+            position     INTEGER,               -- order within the digest thread
+            queries      TEXT NOT NULL,         -- JSON array of the canonical queries that matched
+            why          TEXT NOT NULL DEFAULT '[]',  -- JSON: matched fields and words
+            message_id   TEXT,                  -- platform id once posted
+            state        TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (state IN ('pending', 'posted', 'overflow')),
+            created_at   TEXT NOT NULL,
+            posted_at    TEXT,
+            PRIMARY KEY (channel, arxiv_id)
+        )
+        """,
+        "CREATE INDEX deliveries_pending ON deliveries (channel, state)",
+        """
+        CREATE TABLE harvest_runs (
+            id           INTEGER PRIMARY KEY,
+            started_at   TEXT NOT NULL,
+            finished_at  TEXT,
+            announced    TEXT,                  -- announcement day harvested
+            status       TEXT NOT NULL DEFAULT 'running'
+                         CHECK (status IN ('running', 'ok', 'empty', 'no_announcement', 'failed')),
+            requests     INTEGER NOT NULL DEFAULT 0,
+            new          INTEGER NOT NULL DEFAULT 0,
+            cross        INTEGER NOT NULL DEFAULT 0,
+            replaced     INTEGER NOT NULL DEFAULT 0,
+            error        TEXT
+        )
+        """,
+        "CREATE INDEX harvest_runs_announced ON harvest_runs (announced, status)",
+    ),
+)
+
+LATEST_VERSION = len(MIGRATIONS)

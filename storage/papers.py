@@ -1,0 +1,162 @@
+"""Papers as harvested from arXiv, one row per paper (not per version)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import aiosqlite
+
+from bot.models import Paper
+from storage.database import Database
+
+_COLUMNS = (
+    "arxiv_id, version, title, abstract, authors, categories, comment, journal_ref, doi,"
+    " published, updated, announced, announce_type"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    """What an upsert did: papers never seen, newer versions of known papers, and no-ops."""
+
+    new: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _row_to_paper(row: aiosqlite.Row) -> Paper:
+    return Paper(
+        arxiv_id=row["arxiv_id"],
+        version=int(row["version"]),
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        categories=tuple(json.loads(row["categories"])),
+        comment=row["comment"],
+        journal_ref=row["journal_ref"],
+        doi=row["doi"],
+        published=datetime.fromisoformat(row["published"]) if row["published"] else None,
+        updated=datetime.fromisoformat(row["updated"]) if row["updated"] else None,
+        announced=date.fromisoformat(row["announced"]) if row["announced"] else None,
+        announce_type=row["announce_type"],
+    )
+
+
+class PaperRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def upsert_many(self, papers: Iterable[Paper], now: datetime) -> UpsertCounts:
+        """Store papers idempotently, all or nothing.
+
+        A paper already stored is only rewritten for a newer version (a
+        replacement), and keeps the date it was first announced: a new version
+        is not a new paper. Fields a newer record lacks (comment, DOI, ...)
+        keep their stored value.
+        """
+        new = replaced = unchanged = 0
+        stamp = now.isoformat()
+        async with self._db.transaction() as conn:
+            for p in papers:
+                async with conn.execute(
+                    "SELECT version FROM papers WHERE arxiv_id = ?", (p.arxiv_id,)
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is None:
+                    await conn.execute(
+                        f"INSERT INTO papers ({_COLUMNS}, first_seen, last_seen)"  # noqa: S608 - constant column list
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*self._values(p), stamp, stamp),
+                    )
+                    new += 1
+                elif p.version > int(row["version"]):
+                    await conn.execute(
+                        "UPDATE papers SET version = ?, title = ?, abstract = ?, authors = ?,"
+                        " categories = ?, comment = COALESCE(?, comment),"
+                        " journal_ref = COALESCE(?, journal_ref), doi = COALESCE(?, doi),"
+                        " updated = COALESCE(?, updated), last_seen = ? WHERE arxiv_id = ?",
+                        (
+                            p.version,
+                            p.title,
+                            p.abstract,
+                            json.dumps(list(p.authors)),
+                            json.dumps(list(p.categories)),
+                            p.comment,
+                            p.journal_ref,
+                            p.doi,
+                            _iso(p.updated),
+                            stamp,
+                            p.arxiv_id,
+                        ),
+                    )
+                    replaced += 1
+                else:
+                    await conn.execute(
+                        "UPDATE papers SET last_seen = ?, comment = COALESCE(comment, ?),"
+                        " journal_ref = COALESCE(journal_ref, ?), doi = COALESCE(doi, ?)"
+                        " WHERE arxiv_id = ?",
+                        (stamp, p.comment, p.journal_ref, p.doi, p.arxiv_id),
+                    )
+                    unchanged += 1
+        return UpsertCounts(new, replaced, unchanged)
+
+    @staticmethod
+    def _values(p: Paper) -> tuple[object, ...]:
+        return (
+            p.arxiv_id,
+            p.version,
+            p.title,
+            p.abstract,
+            json.dumps(list(p.authors)),
+            json.dumps(list(p.categories)),
+            p.comment,
+            p.journal_ref,
+            p.doi,
+            _iso(p.published),
+            _iso(p.updated),
+            _iso(p.announced),
+            p.announce_type,
+        )
+
+    async def get(self, arxiv_id: str) -> Paper | None:
+        async with self._db.conn.execute(
+            f"SELECT {_COLUMNS} FROM papers WHERE arxiv_id = ?",  # noqa: S608 - constant column list
+            (arxiv_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return _row_to_paper(row) if row else None
+
+    async def get_many(self, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        # SQLite caps bound parameters; 500 a query stays well under every build's limit.
+        for start in range(0, len(arxiv_ids), 500):
+            chunk = arxiv_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self._db.conn.execute(
+                f"SELECT {_COLUMNS} FROM papers WHERE arxiv_id IN ({marks})",  # noqa: S608 - only "?" marks
+                tuple(chunk),
+            ) as cur:
+                for row in await cur.fetchall():
+                    found[row["arxiv_id"]] = _row_to_paper(row)
+        return found
+
+    async def announced_since(self, since: date) -> list[Paper]:
+        """Papers first announced on or after `since`, newest first."""
+        async with self._db.conn.execute(
+            f"SELECT {_COLUMNS} FROM papers WHERE announced >= ?"  # noqa: S608 - constant column list
+            " ORDER BY announced DESC, arxiv_id DESC",
+            (since.isoformat(),),
+        ) as cur:
+            return [_row_to_paper(r) for r in await cur.fetchall()]
+
+    async def count(self) -> int:
+        async with self._db.conn.execute("SELECT COUNT(*) FROM papers") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

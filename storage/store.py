@@ -1,0 +1,38 @@
+"""The storage facade: one database, its repositories, one lifecycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from storage.channels import ChannelRepository
+from storage.database import Database
+from storage.harvests import HarvestRepository
+from storage.papers import PaperRepository
+from storage.subscriptions import SubscriptionRepository
+
+
+class Store:
+    """Everything paperbot keeps, behind domain methods."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.channels = ChannelRepository(db)
+        self.subscriptions = SubscriptionRepository(db, self.channels)
+        self.papers = PaperRepository(db)
+        self.harvests = HarvestRepository(db)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        return cls(await Database.open(path))
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,83 @@
+"""The queries each channel tracks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.models import ChannelRef, Platform, Subscription
+from storage.channels import ChannelRepository
+from storage.database import Database
+
+_SELECT = (
+    "SELECT s.id, s.query, s.raw_query, s.created_by, s.created_at,"
+    " c.platform, c.workspace, c.channel_id, c.name"
+    " FROM subscriptions s JOIN channels c ON c.id = s.channel"
+)
+
+
+def _row_to_subscription(row: aiosqlite.Row) -> Subscription:
+    return Subscription(
+        id=int(row["id"]),
+        channel=ChannelRef(Platform(row["platform"]), row["workspace"], row["channel_id"], row["name"]),
+        query=row["query"],
+        raw_query=row["raw_query"],
+        created_by=row["created_by"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+class SubscriptionRepository:
+    def __init__(self, db: Database, channels: ChannelRepository) -> None:
+        self._db = db
+        self._channels = channels
+
+    async def add(
+        self, channel: ChannelRef, query: str, raw_query: str, created_by: str, now: datetime
+    ) -> Subscription | None:
+        """Track `query` (canonical form) in `channel`; None if the channel already tracks it."""
+        async with self._db.transaction() as conn:
+            channel_row = await self._channels.ensure(channel, now)
+            cur = await conn.execute(
+                "INSERT INTO subscriptions (channel, query, raw_query, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, query) DO NOTHING",
+                (channel_row, query, raw_query, created_by, now.isoformat()),
+            )
+            if cur.rowcount == 0:
+                return None
+            new_id = cur.lastrowid
+        assert new_id is not None
+        return Subscription(new_id, channel, query, raw_query, created_by, now)
+
+    async def remove(self, channel: ChannelRef, query: str) -> bool:
+        """Stop tracking `query` in `channel`; False if it was not tracked."""
+        channel_row = await self._channels.row_id(channel)
+        if channel_row is None:
+            return False
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM subscriptions WHERE channel = ? AND query = ?", (channel_row, query)
+            )
+            return cur.rowcount > 0
+
+    async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
+        async with self._db.conn.execute(
+            _SELECT + " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? ORDER BY s.id",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            return [_row_to_subscription(r) for r in await cur.fetchall()]
+
+    async def count(self, channel: ChannelRef) -> int:
+        async with self._db.conn.execute(
+            "SELECT COUNT(*) FROM subscriptions s JOIN channels c ON c.id = s.channel"
+            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def all(self) -> list[Subscription]:
+        """Every subscription of every channel (for building the match index)."""
+        async with self._db.conn.execute(_SELECT + " ORDER BY s.id") as cur:
+            return [_row_to_subscription(r) for r in await cur.fetchall()]

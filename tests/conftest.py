@@ -1,0 +1,75 @@
+"""Shared fixtures: a config and store in a temp dir, a command context, a recording adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.commands import Context, read_plain_query
+from bot.config import ArxivConfig, Config, load_config
+from bot.models import ChannelRef, Command, Platform, UserRef
+from storage import Store
+from tests.fakes.arxiv_server import FakeArxiv
+from tests.fakes.arxiv_server import load_sample as load_arxiv_sample
+from tests.fakes.arxiv_server import running as running_arxiv
+from tests.fakes.recording import RecordingAdapter
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+GENERAL = ChannelRef(Platform.CONSOLE, "local", "general", "general")
+ALICE = UserRef(Platform.CONSOLE, "alice", "alice")
+
+
+@pytest.fixture
+def config(tmp_path: object) -> Config:
+    cfg = load_config(None, environ={})
+    return replace(cfg, bot=replace(cfg.bot, database=str(tmp_path) + "/paperbot.db"))  # type: ignore[operator]
+
+
+@pytest.fixture
+async def store(config: Config) -> AsyncIterator[Store]:
+    s = await Store.open(config.database_path)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def ctx(config: Config, store: Store) -> Context:
+    return Context(config, store, lambda: NOW, read_plain_query)
+
+
+@pytest.fixture
+def recording() -> RecordingAdapter:
+    return RecordingAdapter()
+
+
+def command(text: str, channel: ChannelRef = GENERAL, user: UserRef = ALICE) -> Command:
+    """'/track video retrieval' -> Command('track', 'video retrieval', ...)."""
+    name, _, args = text.lstrip("/").partition(" ")
+    return Command(name, args, channel, user)
+
+
+# -- arXiv: a local fake server and a config pointing at it (issue 3) ----------------------------
+
+
+@pytest.fixture
+def arxiv_server() -> Iterator[FakeArxiv]:
+    """A fake arXiv (API + announcement feeds) on 127.0.0.1, knowing the sample papers."""
+    yield from running_arxiv(load_arxiv_sample())
+
+
+@pytest.fixture
+def arxiv_config(arxiv_server: FakeArxiv) -> ArxivConfig:
+    """arXiv settings aimed at the fake server, with a tiny (test-only) request interval."""
+    return ArxivConfig(
+        api_url=arxiv_server.api_url,
+        feed_url=arxiv_server.feed_url,
+        contact="tests@example.org",
+        min_interval_s=0.05,
+        timeout_s=2.0,
+        max_retries=3,
+    )

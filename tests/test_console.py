@@ -1,0 +1,102 @@
+"""The console adapter, in-process through the App and as a user runs it: `paperbot run` in a pipe."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from adapters.console import ConsoleAdapter
+from bot.app import App
+from bot.config import Config
+from bot.models import Card, Link, Post
+
+
+async def run_console(config: Config, script: str) -> str:
+    out = io.StringIO()
+    console = ConsoleAdapter(io.StringIO(script), out, interactive=False, user="alice")
+    async with App(config, [console]) as app:
+        await app.wait_until_stopped()  # the console asks to stop at end of input
+    return out.getvalue()
+
+
+async def test_track_duplicate_and_list_in_one_script(config: Config) -> None:
+    out = await run_console(config, "/track video retrieval\n/track Video  Retrieval\n/tracked\n")
+    assert 'Now tracking "video retrieval"' in out
+    assert 'already tracks "video retrieval"' in out
+    assert "tracks 1 query:\n• video retrieval" in out
+
+
+async def test_channels_are_separate_and_dms_get_help(config: Config) -> None:
+    out = await run_console(
+        config, "/track diffusion\n/channel #vision\n/tracked\n/channel #bad name!\nwhat is this?\n\n"
+    )
+    assert "Now in #vision." in out
+    assert "This channel tracks nothing yet" in out
+    assert "Usage: /channel #name" in out
+    assert "Send me an arXiv id" in out
+
+
+async def test_digest_is_printed_with_thread_items_indented(config: Config) -> None:
+    out = io.StringIO()
+    console = ConsoleAdapter(io.StringIO(""), out, interactive=False)
+    card = Card(
+        "Dual Learning for Video Retrieval",
+        "https://arxiv.org/abs/2510.12283",
+        authors="A. One, B. Two, C. Three et al.",
+        meta=("cs.CV · cs.IR",),
+        body="TL;DR: distils a teacher into a compact student.",
+        links=(Link("PDF", "https://arxiv.org/pdf/2510.12283"),),
+    )
+    posted: list[tuple[int, str]] = []
+
+    async def record(index: int, message_id: str) -> None:
+        posted.append((index, message_id))
+
+    ref = await console.post(
+        ConsoleAdapter.channel_ref("general"),
+        Post("arXiv digest, Thu 20 Nov 2026: 1 new paper", ("video retrieval: 1",), (card,)),
+        on_posted=record,
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[#general] paperbot: arXiv digest, Thu 20 Nov 2026: 1 new paper"
+    assert lines[1] == "    video retrieval: 1"
+    assert lines[2] == "    └ Dual Learning for Video Retrieval <https://arxiv.org/abs/2510.12283>"
+    assert all(line.startswith("        ") for line in lines[3:])
+    assert [i for i, _ in posted] == [-1, 0]
+    # Resuming appends to the same thread without a new parent.
+    resumed = await console.post(ConsoleAdapter.channel_ref("general"), Post("", (), (card,)), resume=ref)
+    assert resumed.parent_id == ref.parent_id and len(resumed.item_ids) == 2
+
+
+def paperbot(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_paperbot_run_in_a_pipe_persists_across_restarts(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+    }
+    env.pop("PAPERBOT_CONFIG", None)
+    env["PAPERBOT_DATABASE"] = str(tmp_path / "bot.db")
+    first = paperbot(["run"], "/track video retrieval\n/track Video  Retrieval\n/tracked\n", env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("• video retrieval") == 1
+    assert "already tracks" in first.stdout
+
+    second = paperbot(["run"], "/tracked\n/track\n", env)
+    assert second.returncode == 0, second.stderr
+    assert "• video retrieval" in second.stdout
+    assert "Usage: /track <query>" in second.stdout

@@ -1,0 +1,87 @@
+"""The SQLite store: migrations, pragmas, transactions, refusal of a newer schema."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.errors import StorageError
+from bot.models import ChannelSettings, Paper
+from storage import Store
+from storage.migrations import LATEST_VERSION
+from tests.conftest import GENERAL, NOW
+
+
+async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "sub" / "bot.db") as store:
+        assert await store.db.schema_version() == LATEST_VERSION
+        async with store.db.conn.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
+        async with store.db.conn.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1  # type: ignore[index]
+        async with store.db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+            tables = {r[0] for r in await cur.fetchall()}
+        assert {"channels", "subscriptions", "papers", "deliveries", "digests", "harvest_runs"} <= tables
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with await Store.open(path) as store:
+        await store.subscriptions.add(GENERAL, "video retrieval", "video retrieval", "alice", NOW)
+    async with await Store.open(path) as store:
+        assert [s.query for s in await store.subscriptions.all()] == ["video retrieval"]
+
+
+async def test_database_from_a_newer_paperbot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 5}")
+        await conn.commit()
+    with pytest.raises(StorageError, match="newer than this paperbot understands"):
+        await Store.open(path)
+
+
+async def test_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.db.transaction():
+            await store.subscriptions.add(GENERAL, "q", "q", "alice", NOW)
+            raise RuntimeError("boom")
+    assert await store.subscriptions.all() == []
+
+
+async def test_deleting_a_channel_cascades_to_its_subscriptions(store: Store) -> None:
+    await store.subscriptions.add(GENERAL, "q", "q", "alice", NOW)
+    async with store.db.transaction() as conn:
+        await conn.execute("DELETE FROM channels")
+    assert await store.subscriptions.all() == []
+
+
+async def test_channel_settings_round_trip_and_unreachable_marking(store: Store) -> None:
+    await store.channels.update_settings(GENERAL, ChannelSettings("Europe/Berlin", "08:30", 10, True), NOW)
+    assert await store.channels.settings(GENERAL) == ChannelSettings("Europe/Berlin", "08:30", 10, True)
+    await store.channels.mark_unreachable(GENERAL, "channel_not_found", NOW)
+    assert await store.channels.unreachable(GENERAL) == (NOW, "channel_not_found")
+    await store.channels.clear_unreachable(GENERAL)
+    assert await store.channels.unreachable(GENERAL) is None
+
+
+def paper(version: int, comment: str | None = None) -> Paper:
+    return Paper(
+        "2510.12283", version, f"Title v{version}", "Abstract.", ("A. One",), ("cs.CV", "cs.IR"),
+        comment=comment, announced=date(2026, 11, 20),
+    )  # fmt: skip
+
+
+async def test_papers_upsert_is_idempotent_and_a_new_version_is_not_a_new_paper(store: Store) -> None:
+    first = await store.papers.upsert_many([paper(1)], NOW)
+    again = await store.papers.upsert_many([paper(1, comment="CVPR 2026")], NOW)
+    newer = await store.papers.upsert_many([paper(2)], NOW)
+    assert (first.new, again.unchanged, newer.replaced, newer.new) == (1, 1, 1, 0)
+    stored = await store.papers.get("2510.12283")
+    assert stored is not None
+    assert (stored.version, stored.title, stored.comment) == (2, "Title v2", "CVPR 2026")
+    assert stored.announced == date(2026, 11, 20)
+    assert await store.papers.count() == 1
