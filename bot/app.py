@@ -20,7 +20,7 @@ from types import TracebackType
 from bot.commands import Context, QueryReader, dispatch, read_plain_query
 from bot.config import Config
 from bot.errors import INTERNAL_ERROR_REPLY, ErrorReporter, UserError
-from bot.models import Command, DirectMessage, Reply
+from bot.models import ChannelRef, Command, DirectMessage, Reply
 from bot.ports import Adapter
 from bot.scheduling import Scheduler
 from storage import Store
@@ -110,6 +110,9 @@ class App:
     async def direct_message(self, dm: DirectMessage) -> Reply:
         """Answer a DM: an arXiv lookup once ingestion is wired; help otherwise."""
         return Reply(DM_HELP)
+
+    async def tracked_queries(self, channel: ChannelRef) -> list[str]:
+        return [s.query for s in await self.store.subscriptions.for_channel(channel)]
 
     def request_stop(self) -> None:
         """Ask the running bot to shut down (console EOF, a signal)."""

@@ -99,6 +99,9 @@ class SlackConfig:
 class DiscordConfig:
     dev_guild_id: int = 0  # 0: sync commands globally
     manage_permission: str = "manage_channels"  # needed for /track, /untrack, /settings, /digest
+    # Discord's REST base and gateway; only tests and proxies point elsewhere.
+    api_url: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +172,9 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
     return parse
 
 
-def _url(value: Any) -> str:
-    if (
-        not isinstance(value, str)
-        or urlsplit(value).scheme not in ("http", "https")
-        or not urlsplit(value).netloc
-    ):
-        raise ValueError(f"{value!r} is not an http(s) URL")
+def _url(value: Any, schemes: tuple[str, str] = ("http", "https")) -> str:
+    if not isinstance(value, str) or urlsplit(value).scheme not in schemes or not urlsplit(value).netloc:
+        raise ValueError(f"{value!r} is not an {schemes[0]}(s) URL")
     return value
 
 
@@ -231,6 +230,8 @@ _PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "discord": {
         "dev_guild_id": lambda v: int(_expect(int, "a guild id")(v)),
         "manage_permission": _expect(str, "a Discord permission name"),
+        "api_url": _url,
+        "gateway_url": lambda v: _url(v, ("ws", "wss")),
     },
 }
 

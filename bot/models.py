@@ -94,6 +94,9 @@ class Card:
     links: tuple[Link, ...] = ()
     footer: str = ""
     highlights: tuple[str, ...] = ()
+    # The arXiv id the card is about, so adapters can offer an "Abstract" button
+    # that comes back to the core as `/abstract <paper_id>`.
+    paper_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,10 @@ class Inbox(Protocol):
 
     async def direct_message(self, dm: DirectMessage) -> Reply: ...
 
+    async def tracked_queries(self, channel: ChannelRef) -> list[str]:
+        """The canonical queries `channel` tracks (for autocomplete)."""
+        ...
+
     def request_stop(self) -> None:
         """The adapter's input ended (console EOF) or it cannot go on: shut the bot down."""
 
