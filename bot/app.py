@@ -1,10 +1,12 @@
-"""The one lifecycle: storage, scheduler and adapters, started and stopped in order.
+"""The one lifecycle: storage, arXiv client, scheduler and adapters, started and stopped in order.
 
     async with App.from_config(cfg) as app:
         await app.wait_until_stopped()
 
 Start-up happens in `__aenter__`; if any step fails, what was already started
-is torn down in reverse before the exception propagates.
+is torn down in reverse before the exception propagates. The jobs live here
+too: the daily harvest, one delivery job per channel at its own time and
+timezone, and the catch-up after a restart.
 """
 
 from __future__ import annotations
@@ -12,20 +14,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
-from bot.commands import Context, QueryReader, dispatch, read_plain_query
+from bot.arxiv_client import ArxivClient
+from bot.arxiv_ids import parse_arxiv_id
+from bot.commands import Context, QueryReader, clean_text, dispatch, read_tracking_query
 from bot.config import Config
-from bot.errors import INTERNAL_ERROR_REPLY, ErrorReporter, UserError
-from bot.models import ChannelRef, Command, DirectMessage, Reply
+from bot.delivery import Deliverer, Outcome
+from bot.errors import INTERNAL_ERROR_REPLY, ArxivUnavailable, ErrorReporter, UserError
+from bot.ingest import ArxivService, Harvester, HarvestReport, abstract_reply, needed_categories
+from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reply
 from bot.ports import Adapter
 from bot.scheduling import Scheduler
 from storage import Store
 
 log = logging.getLogger(__name__)
+
+ARXIV_DOWN_REPLY = "arXiv is not answering right now; please try again in a few minutes."
+# Commands after which a channel's delivery job must follow its (new) settings.
+_RESCHEDULE_AFTER = frozenset({"track", "untrack", "settings"})
+MAX_DM_CHARS = 1000
 
 DM_HELP = (
     "Send me an arXiv id (2401.01234), an arXiv link, or a paper title and I'll answer with its abstract. "
@@ -46,7 +58,8 @@ class App:
         adapters: Sequence[Adapter],
         *,
         clock: Callable[[], datetime] = _utcnow,
-        read_query: QueryReader = read_plain_query,
+        read_query: QueryReader = read_tracking_query,
+        catch_up: bool = False,
     ) -> None:
         self.config = config
         self.adapters = list(adapters)
@@ -54,7 +67,12 @@ class App:
         self.reporter = ErrorReporter()
         self.scheduler = Scheduler(zoneinfo.ZoneInfo(config.schedule.timezone), self.reporter)
         self._read_query = read_query
+        self._catch_up = catch_up
         self._store: Store | None = None
+        self._arxiv: ArxivService | None = None
+        self._harvester: Harvester | None = None
+        self._deliverer: Deliverer | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._stack = AsyncExitStack()
         self._stopped = asyncio.Event()
 
@@ -63,7 +81,8 @@ class App:
         """An App with the adapters the config (or `adapter`) names; nothing is started yet."""
         from adapters import create_adapters  # the core proper never imports a platform
 
-        return cls(config, create_adapters(config, only=adapter))
+        # A real run catches up on what it missed while it was down (tests drive that themselves).
+        return cls(config, create_adapters(config, only=adapter), catch_up=True)
 
     @property
     def store(self) -> Store:
@@ -73,18 +92,42 @@ class App:
 
     @property
     def context(self) -> Context:
-        return Context(self.config, self.store, self.clock, self._read_query)
+        return Context(self.config, self.store, self.clock, self._read_query, self._arxiv, self._deliverer)
+
+    @property
+    def harvester(self) -> Harvester:
+        if self._harvester is None:
+            raise RuntimeError("App is not started: use `async with App(...)`")
+        return self._harvester
+
+    @property
+    def deliverer(self) -> Deliverer:
+        if self._deliverer is None:
+            raise RuntimeError("App is not started: use `async with App(...)`")
+        return self._deliverer
 
     async def __aenter__(self) -> App:
         try:
             self._store = await Store.open(self.config.database_path)
             self._stack.push_async_callback(self._store.close)
+            client = ArxivClient(self.config.arxiv)
+            self._stack.callback(client.close)
+            self._arxiv = ArxivService(client, self._store, clock=self.clock)
+            self._harvester = Harvester(client, self._store, self.config)
+            by_platform = {
+                Platform(a.name): a for a in self.adapters if a.name in Platform.__members__.values()
+            }
+            self._deliverer = Deliverer(self._store, by_platform, self.config, self.clock, self.reporter)
             self.scheduler.start()
             self._stack.callback(self.scheduler.shutdown)
+            self._stack.push_async_callback(self._cancel_background)
             for adapter in self.adapters:
                 await adapter.start(self)
                 self._stack.push_async_callback(adapter.stop)
                 log.info("adapter %s started", adapter.name)
+            await self._schedule_jobs()
+            if self._catch_up:
+                self._spawn(self.catch_up(), "catch-up")
         except BaseException:
             await self._stack.aclose()
             raise
@@ -100,19 +143,143 @@ class App:
     async def command(self, cmd: Command) -> Reply:
         """Answer a command; any failure becomes a short reply, never an exception."""
         try:
-            return await dispatch(self.context, cmd)
+            reply = await dispatch(self.context, cmd)
+            if cmd.name.casefold() in _RESCHEDULE_AFTER:
+                await self.schedule_channel(cmd.channel)
+            return reply
         except UserError as exc:
             return Reply(str(exc))
+        except ArxivUnavailable as exc:
+            log.warning("command /%s: %s", cmd.name, exc)
+            return Reply(ARXIV_DOWN_REPLY)
         except Exception as exc:
             self.reporter.report(exc, f"command /{cmd.name}", {"channel": str(cmd.channel)})
             return Reply(INTERNAL_ERROR_REPLY)
 
     async def direct_message(self, dm: DirectMessage) -> Reply:
-        """Answer a DM: an arXiv lookup once ingestion is wired; help otherwise."""
-        return Reply(DM_HELP)
+        """Answer a DM: an arXiv id, link or title gets the abstract; anything else gets help."""
+        try:
+            text = clean_text(dm.text[: MAX_DM_CHARS + 1])
+            if not text or len(text) > MAX_DM_CHARS:
+                return Reply(DM_HELP)
+            arxiv = self._arxiv
+            if arxiv is None:
+                return Reply(DM_HELP)
+            if parse_arxiv_id(text) is not None:
+                return abstract_reply(await arxiv.lookup_text(text))
+            paper = await arxiv.lookup_title(text)
+            return abstract_reply(paper) if paper is not None else Reply(DM_HELP)
+        except UserError as exc:
+            return Reply(str(exc))
+        except ArxivUnavailable as exc:
+            log.warning("DM lookup: %s", exc)
+            return Reply(ARXIV_DOWN_REPLY)
+        except Exception as exc:
+            self.reporter.report(exc, "direct message", {"user": dm.user.user_id})
+            return Reply(INTERNAL_ERROR_REPLY)
 
     async def tracked_queries(self, channel: ChannelRef) -> list[str]:
         return [s.query for s in await self.store.subscriptions.for_channel(channel)]
+
+    # -- jobs --------------------------------------------------------------
+
+    async def _schedule_jobs(self) -> None:
+        """The harvest job, and a delivery job for every channel that tracks something."""
+        cfg = self.config.schedule
+        hour, minute = map(int, cfg.harvest_time.split(":"))
+        self.scheduler.cron(
+            "harvest",
+            self.harvest_job,
+            timezone=zoneinfo.ZoneInfo(cfg.harvest_timezone),
+            day_of_week="mon-fri",  # the feeds of Sunday-Thursday's announcements
+            hour=hour,
+            minute=minute,
+        )
+        for channel, settings in await self.store.channels.with_subscriptions():
+            self._schedule_delivery(channel, settings)
+
+    async def schedule_channel(self, channel: ChannelRef) -> None:
+        """(Re)register `channel`'s delivery job from its stored settings; drop it if it tracks nothing."""
+        if await self.store.subscriptions.count(channel) == 0:
+            self.scheduler.remove(delivery_job_id(channel))
+            return
+        self._schedule_delivery(channel, await self.store.channels.settings(channel))
+
+    def _schedule_delivery(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        job_id = delivery_job_id(channel)
+        when = settings.post_time or self.config.schedule.post_time
+        if when == "asap":  # delivered by the harvest job itself
+            self.scheduler.remove(job_id)
+            return
+        hour, minute = map(int, when.split(":"))
+        tz = zoneinfo.ZoneInfo(settings.timezone or self.config.schedule.timezone)
+
+        async def job() -> None:
+            await self.deliver_channels([channel])
+
+        self.scheduler.cron(job_id, job, timezone=tz, hour=hour, minute=minute)
+
+    async def harvest_job(self) -> HarvestReport:
+        """The scheduled harvest (re-polling while the day's feed is not there), then `asap` channels."""
+        needed = await needed_categories(self.store)
+        if not needed:  # nobody tracks anything: nothing to ask arXiv for
+            return HarvestReport(None, "skipped")
+        report = await self.harvester.harvest_with_repolls(self.clock, needed=needed, sleep=asyncio.sleep)
+        if report.status == "ok":
+            await self.deliver_channels(await self._asap_channels())
+        return report
+
+    async def deliver_channels(self, channels: list[ChannelRef]) -> list[Outcome]:
+        return await self.deliverer.deliver_many(channels)
+
+    async def catch_up(self) -> None:
+        """After a restart: harvest missed announcement days, finish open digests, post overdue ones."""
+        try:
+            needed = await needed_categories(self.store)
+            reports = await self.harvester.catch_up(self.clock(), needed=needed) if needed else []
+            for report in reports:
+                log.info("catch-up %s", report.summary())
+        except ArxivUnavailable as exc:
+            log.warning("catch-up harvest failed, the scheduled harvest will retry: %s", exc)
+        overdue = await self._overdue_channels()
+        if overdue:
+            log.info(
+                "catching up %d channel(s) whose digest time passed while paperbot was down", len(overdue)
+            )
+            await self.deliver_channels(overdue)
+
+    async def _asap_channels(self) -> list[ChannelRef]:
+        default = self.config.schedule.post_time
+        return [
+            c for c, s in await self.store.channels.with_subscriptions() if (s.post_time or default) == "asap"
+        ]
+
+    async def _overdue_channels(self) -> list[ChannelRef]:
+        """Channels with an unfinished digest, or whose digest time today has already passed."""
+        chosen = dict.fromkeys(await self.store.deliveries.channels_with_open_digests())
+        now = self.clock()
+        for channel, settings in await self.store.channels.with_subscriptions():
+            when = settings.post_time or self.config.schedule.post_time
+            local = now.astimezone(zoneinfo.ZoneInfo(settings.timezone or self.config.schedule.timezone))
+            if when == "asap" or local.strftime("%H:%M") >= when:
+                chosen[channel] = None
+        return list(chosen)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(self._guard(coro, name), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _guard(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            self.reporter.report(exc, name)
+
+    async def _cancel_background(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     def request_stop(self) -> None:
         """Ask the running bot to shut down (console EOF, a signal)."""
@@ -120,3 +287,7 @@ class App:
 
     async def wait_until_stopped(self) -> None:
         await self._stopped.wait()
+
+
+def delivery_job_id(channel: ChannelRef) -> str:
+    return f"deliver:{channel.platform}:{channel.workspace}:{channel.channel_id}"

@@ -11,15 +11,30 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
 
+from bot import digest
 from bot.config import Config
-from bot.errors import UserError
-from bot.models import ChannelSettings, Command, Reply, Visibility
+from bot.errors import ArxivUnavailable, UserError
+from bot.ingest import abstract_reply
+from bot.matching import prepare
+from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
+from bot.query import MAX_QUERY_CHARS, Query, parse
 from bot.settings import parse_max_papers, parse_post_time, parse_timezone
 from storage import Store
 
-MAX_QUERY_CHARS = 500
+if TYPE_CHECKING:  # the services are built by the App; handlers only call them
+    from bot.delivery import Deliverer
+    from bot.ingest import ArxivService
+
+S = TypeVar("S")
+
+PREVIEW_DAYS = 7
+PREVIEW_TITLES = 3
+PAPERS_DEFAULT, PAPERS_MAX = 10, 50
+# How far back /papers looks in the local store before asking arXiv (about two weeks of papers).
+LOCAL_SEARCH_PAPERS = 30_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +43,7 @@ class ReadQuery:
 
     canonical: str
     reading: str
+    query: Query | None = None  # the parsed query, when the reader has one (for previews)
 
 
 QueryReader = Callable[[str], ReadQuery]
@@ -41,6 +57,8 @@ class Context:
     store: Store
     clock: Callable[[], datetime]
     read_query: QueryReader
+    arxiv: ArxivService | None = None
+    deliverer: Deliverer | None = None
 
 
 Handler = Callable[[Context, Command], Awaitable[Reply]]
@@ -57,6 +75,12 @@ def read_plain_query(text: str) -> ReadQuery:
     """The simplest reading of a query: case and whitespace folded, the words as one phrase."""
     canonical = " ".join(text.casefold().split())
     return ReadQuery(canonical, f'title or abstract contains "{canonical}"')
+
+
+def read_tracking_query(text: str) -> ReadQuery:
+    """The query language of bot.query: canonical form, a plain-words reading; QueryError if invalid."""
+    query = parse(text)
+    return ReadQuery(query.canonical, query.describe(), query)
 
 
 def _query_arg(cmd: Command, usage: str) -> str:
@@ -89,11 +113,29 @@ async def track(ctx: Context, cmd: Command) -> Reply:
     )
     if added is None:  # another command won the race for the same query
         raise UserError(f'This channel already tracks "{query.canonical}".')
-    return Reply(
+    text = (
         f'Now tracking "{query.canonical}" in this channel: {query.reading}. '
-        "Matching papers arrive in the next digest.",
-        Visibility.CHANNEL,
+        "Matching papers arrive in the next digest."
     )
+    if query.query is not None:
+        text += await _preview(ctx, query.query)
+    return Reply(text, Visibility.CHANNEL)
+
+
+async def _preview(ctx: Context, query: Query) -> str:
+    """How the query would have done over the last week, so a bad query shows before the first digest."""
+    since = (ctx.clock() - timedelta(days=PREVIEW_DAYS)).date()
+    recent = await ctx.store.papers.announced_since(since)
+    if not recent:
+        return ""
+    hits = [p for p in recent if query.matches(prepare(p))]
+    if not hits:
+        return f"\nIn the last {PREVIEW_DAYS} days it would have matched none of {len(recent):,} papers."
+    lines = [
+        f"\nIn the last {PREVIEW_DAYS} days it would have matched {len(hits)} of {len(recent):,} papers:"
+    ]
+    lines += [f"• {' '.join(p.title.split())} ({p.arxiv_id})" for p in hits[:PREVIEW_TITLES]]
+    return "\n".join(lines)
 
 
 async def untrack(ctx: Context, cmd: Command) -> Reply:
@@ -184,14 +226,85 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
     return Reply("Settings saved. " + describe_schedule(ctx, new), Visibility.CHANNEL)
 
 
+async def abstract(ctx: Context, cmd: Command) -> Reply:
+    """`/abstract <id|url>`: title, authors, abstract and links."""
+    text = clean_text(cmd.args)
+    if not text:
+        raise UserError("Usage: /abstract <arXiv id or link>, e.g. /abstract 2401.01234")
+    arxiv = _need(ctx.arxiv, "arXiv lookups")
+    return abstract_reply(await arxiv.lookup_text(text))
+
+
+async def papers(ctx: Context, cmd: Command) -> Reply:
+    """`/papers <query> [n]`: the latest n matching papers, from the store first, then arXiv."""
+    words = clean_text(cmd.args).split()
+    n = PAPERS_DEFAULT
+    if len(words) > 1 and words[-1].lstrip("-").isdigit():
+        n = int(words.pop())
+        if not 1 <= n <= PAPERS_MAX:
+            raise UserError(f"n must be between 1 and {PAPERS_MAX} (got {n}).")
+    text = " ".join(words)
+    if not text:
+        raise UserError(
+            f"Usage: /papers <query> [n], e.g. /papers video retrieval 5 (n at most {PAPERS_MAX})"
+        )
+    if len(text) > MAX_QUERY_CHARS:
+        raise UserError(f"That query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS}.")
+    query = parse(text)
+    found: dict[str, Paper] = {}
+    for paper in await ctx.store.papers.latest_announced(LOCAL_SEARCH_PAPERS):
+        if query.matches(prepare(paper)):
+            found[paper.arxiv_id] = paper
+            if len(found) >= n:
+                break
+    note = ""
+    if len(found) < n and ctx.arxiv is not None:
+        try:
+            for paper in await ctx.arxiv.search(query.to_arxiv(), n):
+                found.setdefault(paper.arxiv_id, paper)
+        except ArxivUnavailable:
+            note = " (arXiv did not answer, so these are only the papers I already had)"
+    if not found:
+        return Reply(f'No papers match "{query.canonical}".{note}')
+    newest = sorted(found.values(), key=_newest_first, reverse=True)[:n]
+    noun = "paper" if len(newest) == 1 else "papers"
+    return Reply(
+        f'The latest {len(newest)} {noun} for "{query.canonical}"{note}:',
+        cards=tuple(digest.card(p) for p in newest),
+    )
+
+
+def _newest_first(paper: Paper) -> tuple[str, str]:
+    when = paper.announced.isoformat() if paper.announced else ""
+    published = paper.published.date().isoformat() if paper.published else ""
+    return (max(when, published), paper.arxiv_id)
+
+
+async def digest_now(ctx: Context, cmd: Command) -> Reply:
+    """`/digest`: post what is pending for this channel now."""
+    deliverer = _need(ctx.deliverer, "digests")
+    outcome = await deliverer.deliver(cmd.channel, on_request=True)
+    return Reply(outcome.describe())
+
+
+def _need(service: S | None, what: str) -> S:
+    if service is None:
+        raise UserError(f"{what.capitalize()} are not available in this mode.")
+    return service
+
+
 HELP_TEXT = """\
 paperbot follows arXiv for this channel and posts one digest per announcement day.
-/track <query>     follow a topic, e.g. /track video retrieval
-/untrack <query>   stop following it
-/tracked           what this channel follows, and when its digest comes
-/settings          show or change the digest time, timezone and size
-/help              this text
-Send me an arXiv id or link in a direct message to get its abstract."""
+/track <query>        follow a topic, e.g. /track video retrieval
+                      ("quoted phrases", OR, AND, -word, ti: abs: au: cat:cs.CV, parentheses)
+/untrack <query>      stop following it
+/tracked              what this channel follows, and when its digest comes
+/papers <query> [n]   the latest n papers matching a query (default 10, at most 50)
+/abstract <id|link>   a paper's title, authors, abstract and links
+/digest               post what is pending for this channel now
+/settings             show or change the digest time, timezone and size
+/help                 this text
+Send me an arXiv id, link or title in a direct message to get its abstract."""
 
 
 async def help_(ctx: Context, cmd: Command) -> Reply:
@@ -204,6 +317,9 @@ COMMANDS: dict[str, Handler] = {
     "untrack": untrack,
     "tracked": tracked,
     "settings": settings,
+    "papers": papers,
+    "abstract": abstract,
+    "digest": digest_now,
     "help": help_,
 }
 

@@ -7,7 +7,6 @@ queries: every subscription only contributes the categories it needs, and matchi
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
@@ -28,6 +27,8 @@ from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
 from bot.feeds import ParsedFeed, merge
 from bot.models import Card, Link, Paper, Reply
+from bot.query import parse
+from bot.text import is_unspecific, words
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 Progress = Callable[[str], None]
+
+TITLE_MIN_WORDS = 3  # shorter text sent to the bot is a greeting, not a title
 
 
 def _archive(category: str) -> str:
@@ -401,6 +404,16 @@ class ArxivService:
             raise UserError(f"arXiv has no paper {parsed[0]}.")
         return paper
 
+    async def lookup_title(self, title: str) -> Paper | None:
+        """The paper with this title (case, accents and punctuation aside), asking arXiv by phrase."""
+        wanted = words(title)
+        if len(wanted) < TITLE_MIN_WORDS or is_unspecific(wanted):  # "what is this" is not a title
+            return None
+        # Only letters and digits reach arXiv's query syntax: a title cannot inject operators.
+        found = await self.client.search(f'ti:"{" ".join(wanted)}"', 5)
+        exact = [p for p in found if words(p.title) == wanted]
+        return exact[0] if exact else (found[0] if len(found) == 1 else None)
+
     async def search(self, query: str, n: int) -> list[Paper]:
         """The newest `n` papers for an API query (backfill); stored, but not as announcements."""
         found = await self.client.search(query, n)
@@ -449,13 +462,8 @@ def abstract_reply(paper: Paper) -> Reply:
 def subscription_categories(query: str) -> frozenset[str] | None:
     """The categories a subscription's query needs; None when any category can match."""
     try:
-        query_module = importlib.import_module("bot.query")
-    except ImportError:
-        # TODO(issue 3): bot/query.py (Query.categories()) is being written; until it exists every
-        # subscription needs the default category set.
-        return None
-    try:
-        cats = query_module.parse(query).categories()
+        # `cat:cs.*` needs the whole archive: the feed of `cs`.
+        cats = {c.removesuffix(".*") for c in parse(query).categories() or ()}
     except Exception as err:  # a stored query that no longer parses must not stop the harvest
         log.warning("cannot read the categories of query %r: %s", query, err)
         return None

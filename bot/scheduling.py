@@ -19,7 +19,7 @@ from bot.errors import ErrorReporter
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]
 
 
 class Scheduler:
@@ -65,6 +65,21 @@ class Scheduler:
     def next_run(self, job_id: str) -> datetime | None:
         job = self._scheduler.get_job(job_id)
         return job.next_run_time if job is not None else None
+
+    def next_fire(self, job_id: str, after: datetime) -> datetime | None:
+        """When job `job_id` would next run after `after` (by its trigger; tests use it across DST)."""
+        job = self._scheduler.get_job(job_id)
+        if job is None:
+            return None
+        fire: datetime | None = job.trigger.get_next_fire_time(None, after)
+        return fire
+
+    async def run_now(self, job_id: str) -> None:
+        """Run job `job_id` once, now, through the same error path as a scheduled run."""
+        job = self._scheduler.get_job(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        await self._guarded(*job.args)
 
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()]

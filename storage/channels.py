@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.models import ChannelRef, ChannelSettings, Platform
 from storage.database import Database
+
+UNREACHABLE_BACKOFF = timedelta(hours=1)
+UNREACHABLE_MAX_BACKOFF = timedelta(days=1)
 
 
 class ChannelRepository:
@@ -74,19 +77,56 @@ class ChannelRepository:
                 ),
             )
 
-    async def mark_unreachable(self, channel: ChannelRef, error: str, now: datetime) -> None:
-        """Record that posting to `channel` failed for good, keeping the first failure time."""
+    async def mark_unreachable(
+        self, channel: ChannelRef, error: str, now: datetime, *, base: timedelta = UNREACHABLE_BACKOFF
+    ) -> datetime:
+        """Record that posting to `channel` failed, keeping the first failure time; returns the retry time.
+
+        Each further failure doubles the wait (1 h, 2 h, ... at most a day): a channel the
+        bot was removed from costs one failed call a day, and comes back on its own once
+        the bot is invited again.
+        """
         async with self._db.transaction() as conn:
+            await self.ensure(channel, now)
+            async with conn.execute(
+                "SELECT unreachable_attempts FROM channels"
+                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+                (channel.platform.value, channel.workspace, channel.channel_id),
+            ) as cur:
+                row = await cur.fetchone()
+            attempts = (int(row[0]) if row else 0) + 1
+            retry_at: datetime = now + min(base * 2 ** (attempts - 1), UNREACHABLE_MAX_BACKOFF)
             await conn.execute(
                 "UPDATE channels SET unreachable_since = COALESCE(unreachable_since, ?),"
-                " unreachable_error = ? WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                (now.isoformat(), error, channel.platform.value, channel.workspace, channel.channel_id),
+                " unreachable_error = ?, unreachable_attempts = ?, unreachable_retry_at = ?"
+                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+                (
+                    now.isoformat(),
+                    error,
+                    attempts,
+                    retry_at.isoformat(),
+                    channel.platform.value,
+                    channel.workspace,
+                    channel.channel_id,
+                ),
             )
+        return retry_at
+
+    async def retry_at(self, channel: ChannelRef) -> datetime | None:
+        """When an unreachable channel may be tried again; None when it is reachable."""
+        async with self._db.conn.execute(
+            "SELECT unreachable_retry_at FROM channels"
+            " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     async def clear_unreachable(self, channel: ChannelRef) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE channels SET unreachable_since = NULL, unreachable_error = NULL"
+                "UPDATE channels SET unreachable_since = NULL, unreachable_error = NULL,"
+                " unreachable_attempts = 0, unreachable_retry_at = NULL"
                 " WHERE platform = ? AND workspace = ? AND channel_id = ?",
                 (channel.platform.value, channel.workspace, channel.channel_id),
             )

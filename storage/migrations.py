@@ -23,6 +23,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             paused            INTEGER NOT NULL DEFAULT 0,
             unreachable_since TEXT,             -- set when posting failed for good
             unreachable_error TEXT,
+            unreachable_retry_at TEXT,          -- when to try posting again (backoff)
+            unreachable_attempts INTEGER NOT NULL DEFAULT 0,
             created_at        TEXT NOT NULL,
             UNIQUE (platform, workspace, channel_id)
         )
@@ -53,20 +55,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated          TEXT,
             announced        TEXT,              -- date of first announcement (YYYY-MM-DD)
             announce_type    TEXT,
+            -- when a harvest first stored it as announced: a subscription gets the papers
+            -- harvested after it was created (a paper fetched earlier by a lookup has NULL)
+            harvested_at     TEXT,
             first_seen       TEXT NOT NULL,
             last_seen        TEXT NOT NULL
         )
         """,
         "CREATE INDEX papers_announced ON papers (announced)",
+        "CREATE INDEX papers_harvested ON papers (harvested_at)",
         """
         CREATE TABLE digests (
             id                 INTEGER PRIMARY KEY,
             channel            INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
-            announced          TEXT NOT NULL,   -- the announcement day it covers
+            announced          TEXT NOT NULL,   -- the newest announcement day it covers
+            header             TEXT NOT NULL,   -- the parent post, kept so a resume can finish it
+            lines              TEXT NOT NULL,   -- JSON array
+            footer             TEXT NOT NULL DEFAULT '',
             parent_message_id  TEXT,            -- set once the parent is posted
             created_at         TEXT NOT NULL,
-            completed_at       TEXT,
-            UNIQUE (channel, announced)
+            completed_at       TEXT
         )
         """,
         """
@@ -86,6 +94,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX deliveries_pending ON deliveries (channel, state)",
+        "CREATE INDEX digests_open ON digests (channel, completed_at)",
         """
         CREATE TABLE harvest_runs (
             id           INTEGER PRIMARY KEY,

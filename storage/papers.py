@@ -69,11 +69,13 @@ class PaperRepository:
                     "SELECT version FROM papers WHERE arxiv_id = ?", (p.arxiv_id,)
                 ) as cur:
                     row = await cur.fetchone()
+                # Only an announcement (from a harvest) makes a paper digest material.
+                harvested = stamp if p.announced is not None else None
                 if row is None:
                     await conn.execute(
-                        f"INSERT INTO papers ({_COLUMNS}, first_seen, last_seen)"  # noqa: S608 - constant column list
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*self._values(p), stamp, stamp),
+                        f"INSERT INTO papers ({_COLUMNS}, harvested_at, first_seen, last_seen)"  # noqa: S608 - constant column list
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*self._values(p), harvested, stamp, stamp),
                     )
                     new += 1
                 elif p.version > int(row["version"]):
@@ -81,7 +83,9 @@ class PaperRepository:
                         "UPDATE papers SET version = ?, title = ?, abstract = ?, authors = ?,"
                         " categories = ?, comment = COALESCE(?, comment),"
                         " journal_ref = COALESCE(?, journal_ref), doi = COALESCE(?, doi),"
-                        " updated = COALESCE(?, updated), last_seen = ? WHERE arxiv_id = ?",
+                        " updated = COALESCE(?, updated), last_seen = ?,"
+                        " announced = COALESCE(announced, ?), announce_type = COALESCE(announce_type, ?),"
+                        " harvested_at = COALESCE(harvested_at, ?) WHERE arxiv_id = ?",
                         (
                             p.version,
                             p.title,
@@ -93,6 +97,9 @@ class PaperRepository:
                             p.doi,
                             _iso(p.updated),
                             stamp,
+                            _iso(p.announced),
+                            p.announce_type,
+                            harvested,
                             p.arxiv_id,
                         ),
                     )
@@ -100,9 +107,19 @@ class PaperRepository:
                 else:
                     await conn.execute(
                         "UPDATE papers SET last_seen = ?, comment = COALESCE(comment, ?),"
-                        " journal_ref = COALESCE(journal_ref, ?), doi = COALESCE(doi, ?)"
-                        " WHERE arxiv_id = ?",
-                        (stamp, p.comment, p.journal_ref, p.doi, p.arxiv_id),
+                        " journal_ref = COALESCE(journal_ref, ?), doi = COALESCE(doi, ?),"
+                        " announced = COALESCE(announced, ?), announce_type = COALESCE(announce_type, ?),"
+                        " harvested_at = COALESCE(harvested_at, ?) WHERE arxiv_id = ?",
+                        (
+                            stamp,
+                            p.comment,
+                            p.journal_ref,
+                            p.doi,
+                            _iso(p.announced),
+                            p.announce_type,
+                            harvested,
+                            p.arxiv_id,
+                        ),
                     )
                     unchanged += 1
         return UpsertCounts(new, replaced, unchanged)
@@ -160,3 +177,26 @@ class PaperRepository:
         async with self._db.conn.execute("SELECT COUNT(*) FROM papers") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def harvested_since(self, since: datetime) -> list[tuple[Paper, datetime]]:
+        """New and cross-listed papers a harvest stored at or after `since`, with that time.
+
+        Replacements are left out: a new version is not a new paper.
+        """
+        async with self._db.conn.execute(
+            f"SELECT {_COLUMNS}, harvested_at FROM papers"  # noqa: S608 - constant column list
+            " WHERE harvested_at >= ? AND announce_type IN ('new', 'cross')"
+            " ORDER BY announced DESC, arxiv_id DESC",
+            (since.isoformat(),),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [(_row_to_paper(r), datetime.fromisoformat(r["harvested_at"])) for r in rows]
+
+    async def latest_announced(self, limit: int) -> list[Paper]:
+        """The `limit` most recently announced papers, newest first (for /papers' local search)."""
+        async with self._db.conn.execute(
+            f"SELECT {_COLUMNS} FROM papers WHERE announced IS NOT NULL"  # noqa: S608 - constant column list
+            " ORDER BY announced DESC, arxiv_id DESC LIMIT ?",
+            (limit,),
+        ) as cur:
+            return [_row_to_paper(r) for r in await cur.fetchall()]

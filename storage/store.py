@@ -7,6 +7,7 @@ from types import TracebackType
 
 from storage.channels import ChannelRepository
 from storage.database import Database
+from storage.deliveries import DeliveryRepository
 from storage.harvests import HarvestRepository
 from storage.papers import PaperRepository
 from storage.subscriptions import SubscriptionRepository
@@ -21,6 +22,7 @@ class Store:
         self.subscriptions = SubscriptionRepository(db, self.channels)
         self.papers = PaperRepository(db)
         self.harvests = HarvestRepository(db)
+        self.deliveries = DeliveryRepository(db, self.channels)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

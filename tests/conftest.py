@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.commands import Context, read_plain_query
+from bot.commands import Context, read_tracking_query
 from bot.config import ArxivConfig, Config, load_config
 from bot.models import ChannelRef, Command, Platform, UserRef
 from storage import Store
@@ -22,10 +22,21 @@ GENERAL = ChannelRef(Platform.CONSOLE, "local", "general", "general")
 ALICE = UserRef(Platform.CONSOLE, "alice", "alice")
 
 
+# Port 9 (discard) on loopback refuses connections: a test that reaches for arXiv without a
+# fake server fails fast instead of touching the network.
+NO_ARXIV = ArxivConfig(
+    api_url="http://127.0.0.1:9/api/query",
+    feed_url="http://127.0.0.1:9",
+    min_interval_s=0.01,
+    timeout_s=1.0,
+    max_retries=0,
+)
+
+
 @pytest.fixture
 def config(tmp_path: object) -> Config:
     cfg = load_config(None, environ={})
-    return replace(cfg, bot=replace(cfg.bot, database=str(tmp_path) + "/paperbot.db"))  # type: ignore[operator]
+    return replace(cfg, bot=replace(cfg.bot, database=str(tmp_path) + "/paperbot.db"), arxiv=NO_ARXIV)  # type: ignore[operator]
 
 
 @pytest.fixture
@@ -39,7 +50,7 @@ async def store(config: Config) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def ctx(config: Config, store: Store) -> Context:
-    return Context(config, store, lambda: NOW, read_plain_query)
+    return Context(config, store, lambda: NOW, read_tracking_query)
 
 
 @pytest.fixture

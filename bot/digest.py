@@ -1,0 +1,174 @@
+"""A channel's digest: which papers, in which order, and how each card reads.
+
+Pure functions over papers and subscriptions; `bot.delivery` does the ledger
+and the posting. A paper matched by several of a channel's queries is one
+entry listing all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from bot.matching import Hit, MatchIndex
+from bot.models import Card, Link, Paper, Subscription
+from bot.query import QueryError, parse
+from bot.tldr import shorten, tldr
+
+AUTHORS_SHOWN = 3
+TITLE_CHARS = 250  # inside every platform's title limit (Discord's embed title is 256)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One paper of a digest and the queries that matched it (with the words they matched)."""
+
+    paper: Paper
+    hits: tuple[Hit[int], ...]
+    queries: tuple[str, ...]
+
+    @property
+    def in_title(self) -> bool:
+        return any(h.in_title for h in self.hits)
+
+    def why(self) -> list[dict[str, Any]]:
+        """What matched, per query: the ledger keeps this and cards are drawn from it."""
+        return [
+            {"query": q, "why": [{"field": r.field, "terms": list(r.terms)} for r in h.why]}
+            for q, h in zip(self.queries, self.hits, strict=True)
+        ]
+
+
+def matches(
+    subscriptions: Sequence[Subscription],
+    candidates: Iterable[tuple[Paper, datetime]],
+    exclude: set[str],
+) -> list[Entry]:
+    """The channel's new matches: each (paper, harvested_at) a subscription existed for, ranked.
+
+    A subscription only gets papers harvested after it was created: tracking a
+    topic does not replay the past into the next digest.
+    """
+    queries = {}
+    for s in subscriptions:
+        try:
+            queries[s.id] = parse(s.query)
+        except QueryError:
+            continue  # stored before a grammar change: /tracked still lists it, /untrack removes it
+    index = MatchIndex.build(queries.items())
+    harvested = {}
+    papers = []
+    for paper, at in candidates:
+        if paper.arxiv_id not in exclude:
+            harvested[paper.arxiv_id] = at
+            papers.append(paper)
+    by_id = {s.id: s for s in subscriptions}
+    grouped: dict[str, list[Hit[int]]] = {}
+    for hit in index.match(papers):
+        if harvested[hit.arxiv_id] >= by_id[hit.key].created_at:
+            grouped.setdefault(hit.arxiv_id, []).append(hit)
+    paper_of = {p.arxiv_id: p for p in papers}
+    entries = []
+    for arxiv_id, hits in grouped.items():
+        hits.sort(key=lambda h: by_id[h.key].query)
+        entries.append(Entry(paper_of[arxiv_id], tuple(hits), tuple(by_id[h.key].query for h in hits)))
+    return rank(entries)
+
+
+def rank(entries: Iterable[Entry]) -> list[Entry]:
+    """Title hits before abstract-only ones, then more matching queries, then newer, then by id."""
+
+    # Two stable sorts: newest first, then by relevance, so ties in relevance stay newest first.
+    newest = sorted(entries, key=lambda e: (e.paper.announced or date.min, e.paper.arxiv_id), reverse=True)
+    return sorted(newest, key=lambda e: (not e.in_title, -len(e.queries)))
+
+
+def authors_line(authors: Sequence[str]) -> str:
+    """The first three authors, then "et al.": a 300-author collaboration stays one line."""
+    if len(authors) <= AUTHORS_SHOWN:
+        return ", ".join(authors)
+    return ", ".join(authors[:AUTHORS_SHOWN]) + f" et al. ({len(authors)} authors)"
+
+
+def categories_line(paper: Paper) -> str:
+    cross = paper.categories[1:]
+    line = paper.primary_category
+    if cross:
+        line += " (also " + ", ".join(cross[:5]) + (", …" if len(cross) > 5 else "") + ")"
+    return line
+
+
+def card(paper: Paper, why: Sequence[Mapping[str, Any]] = ()) -> Card:
+    """The render-neutral card of one paper; `why` is the ledger's record of what matched."""
+    meta = [categories_line(paper)]
+    if paper.comment:
+        meta.append(shorten(" ".join(paper.comment.split()), 200))
+    if paper.journal_ref:
+        meta.append(shorten(paper.journal_ref, 200))
+    links = [Link("abs", paper.abs_url), Link("pdf", paper.pdf_url)]
+    if paper.doi:
+        links.append(Link("doi", f"https://doi.org/{paper.doi}"))
+    matched, highlights = [], []
+    for item in why:
+        fields = sorted({r["field"] for r in item["why"]})
+        matched.append(f"{item['query']} ({', '.join(fields)})" if fields else item["query"])
+        highlights += [t for r in item["why"] if r["field"] in ("title", "abstract") for t in r["terms"]]
+    return Card(
+        title=shorten(" ".join(paper.title.split()), TITLE_CHARS),
+        url=paper.abs_url,
+        authors=authors_line(paper.authors),
+        meta=tuple(meta),
+        body=("TL;DR: " + tldr(paper.abstract)) if paper.abstract.strip() else "",
+        links=tuple(links),
+        footer=("matched: " + "; ".join(matched)) if matched else "",
+        highlights=tuple(dict.fromkeys(highlights)),
+        paper_id=paper.arxiv_id,
+    )
+
+
+def header(day: date | None, shown: Sequence[Entry], total: int) -> tuple[str, tuple[str, ...]]:
+    """The parent post: the day, how many papers, and how many per query."""
+    when = day.strftime("%a %d %b %Y") if day else "recent days"
+    noun = "paper" if total == 1 else "papers"
+    head = f"arXiv digest for {when}: {total} new {noun}"
+    if len(shown) < total:
+        head += f" (top {len(shown)} below)"
+    per_query: dict[str, int] = {}
+    for e in shown:
+        for q in e.queries:
+            per_query[q] = per_query.get(q, 0) + 1
+    lines = tuple(f"• {q}: {n}" for q, n in sorted(per_query.items(), key=lambda kv: (-kv[1], kv[0])))
+    return head, lines
+
+
+def overflow_footer(rest: Sequence[Entry]) -> str:
+    """`+12 more — /papers video retrieval` (the query most of the rest matched)."""
+    if not rest:
+        return ""
+    counts: dict[str, int] = {}
+    for e in rest:
+        for q in e.queries:
+            counts[q] = counts.get(q, 0) + 1
+    top = min(counts, key=lambda q: (-counts[q], q))
+    return f"+{len(rest)} more — /papers {top}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A digest before posting: the parent's text, the papers shown, and the overflow."""
+
+    header: str
+    lines: tuple[str, ...]
+    footer: str
+    shown: tuple[Entry, ...]
+    rest: tuple[Entry, ...]
+
+
+def plan(entries: Sequence[Entry], max_papers: int) -> Plan:
+    """The digest of ranked `entries`, capped at `max_papers`."""
+    shown, rest = tuple(entries[:max_papers]), tuple(entries[max_papers:])
+    days = [e.paper.announced for e in entries if e.paper.announced]
+    head, lines = header(max(days) if days else None, shown, len(entries))
+    return Plan(head, lines, overflow_footer(rest), shown, rest)

@@ -1,0 +1,182 @@
+"""The delivery ledger: which paper went (or is going) to which channel, in which digest.
+
+The ledger is written *before* anything is posted and updated message by
+message as the platform confirms each one, so a crash at any point resumes in
+the same thread with what is left, and a paper is never offered to a channel
+twice (the primary key is (channel, paper)).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.models import ChannelRef, Platform
+from storage.channels import ChannelRepository
+from storage.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One paper of a digest: what matched it, and its platform message once posted."""
+
+    arxiv_id: str
+    position: int  # order in the thread; overflow entries come after the posted ones
+    queries: tuple[str, ...]
+    why: str  # JSON: per query, the fields and words that matched
+    state: str  # pending | posted | overflow
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """A digest as planned in the ledger; `completed_at` is None until its last message is posted."""
+
+    id: int
+    channel: ChannelRef
+    announced: str
+    header: str
+    lines: tuple[str, ...]
+    footer: str
+    parent_message_id: str | None
+    entries: tuple[LedgerEntry, ...]
+    completed_at: str | None = None
+
+    @property
+    def pending(self) -> tuple[LedgerEntry, ...]:
+        return tuple(e for e in self.entries if e.state == "pending")
+
+
+class DeliveryRepository:
+    def __init__(self, db: Database, channels: ChannelRepository) -> None:
+        self._db = db
+        self._channels = channels
+
+    async def delivered_ids(self, channel: ChannelRef) -> set[str]:
+        """Every paper already offered to `channel` (posted, pending or summarised as overflow)."""
+        async with self._db.conn.execute(
+            "SELECT d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel"
+            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            return {row[0] for row in await cur.fetchall()}
+
+    async def plan(
+        self,
+        channel: ChannelRef,
+        *,
+        announced: str,
+        header: str,
+        lines: Sequence[str],
+        footer: str,
+        entries: Sequence[LedgerEntry],
+        now: datetime,
+    ) -> DigestRecord:
+        """Write a digest and its entries before posting anything, in one transaction."""
+        async with self._db.transaction() as conn:
+            channel_row = await self._channels.ensure(channel, now)
+            cur = await conn.execute(
+                "INSERT INTO digests (channel, announced, header, lines, footer, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (channel_row, announced, header, json.dumps(list(lines)), footer, now.isoformat()),
+            )
+            digest_id = cur.lastrowid
+            assert digest_id is not None
+            await conn.executemany(
+                "INSERT INTO deliveries"
+                " (channel, arxiv_id, digest, position, queries, why, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        channel_row,
+                        e.arxiv_id,
+                        digest_id,
+                        e.position,
+                        json.dumps(list(e.queries)),
+                        e.why,
+                        e.state,
+                        now.isoformat(),
+                    )
+                    for e in entries
+                ],
+            )
+        return DigestRecord(digest_id, channel, announced, header, tuple(lines), footer, None, tuple(entries))
+
+    async def open_digest(self, channel: ChannelRef) -> DigestRecord | None:
+        """The channel's digest that was planned but not finished (a crash or an outage), if any."""
+        async with self._db.conn.execute(
+            "SELECT g.id FROM digests g JOIN channels c ON c.id = g.channel"
+            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? AND g.completed_at IS NULL"
+            " ORDER BY g.id LIMIT 1",
+            (channel.platform.value, channel.workspace, channel.channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return await self.get(int(row[0])) if row else None
+
+    async def get(self, digest_id: int) -> DigestRecord | None:
+        async with self._db.conn.execute(
+            "SELECT g.id, g.announced, g.header, g.lines, g.footer, g.parent_message_id, g.completed_at,"
+            " c.platform, c.workspace, c.channel_id, c.name"
+            " FROM digests g JOIN channels c ON c.id = g.channel WHERE g.id = ?",
+            (digest_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        async with self._db.conn.execute(
+            "SELECT arxiv_id, position, queries, why, state, message_id FROM deliveries"
+            " WHERE digest = ? ORDER BY position",
+            (digest_id,),
+        ) as cur:
+            entries = tuple(
+                LedgerEntry(
+                    r["arxiv_id"],
+                    int(r["position"]),
+                    tuple(json.loads(r["queries"])),
+                    r["why"],
+                    r["state"],
+                    r["message_id"],
+                )
+                for r in await cur.fetchall()
+            )
+        return DigestRecord(
+            id=int(row["id"]),
+            channel=ChannelRef(Platform(row["platform"]), row["workspace"], row["channel_id"], row["name"]),
+            announced=row["announced"],
+            header=row["header"],
+            lines=tuple(json.loads(row["lines"])),
+            footer=row["footer"],
+            parent_message_id=row["parent_message_id"],
+            entries=entries,
+            completed_at=row["completed_at"],
+        )
+
+    async def set_parent(self, digest_id: int, message_id: str) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE digests SET parent_message_id = ? WHERE id = ?", (message_id, digest_id)
+            )
+
+    async def mark_posted(self, digest_id: int, arxiv_id: str, message_id: str, now: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET state = 'posted', message_id = ?, posted_at = ?"
+                " WHERE digest = ? AND arxiv_id = ?",
+                (message_id, now.isoformat(), digest_id, arxiv_id),
+            )
+
+    async def complete(self, digest_id: int, now: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE digests SET completed_at = ? WHERE id = ?", (now.isoformat(), digest_id)
+            )
+
+    async def channels_with_open_digests(self) -> list[ChannelRef]:
+        async with self._db.conn.execute(
+            "SELECT DISTINCT c.platform, c.workspace, c.channel_id, c.name"
+            " FROM digests g JOIN channels c ON c.id = g.channel WHERE g.completed_at IS NULL"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [ChannelRef(Platform(r[0]), r[1], r[2], r[3]) for r in rows]

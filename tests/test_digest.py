@@ -1,0 +1,283 @@
+"""Digests: one parent and a thread of cards per channel, ranked, capped, exactly once.
+
+Time is a controlled clock; papers go into the store as a harvest would put them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot import digest
+from bot.app import App, delivery_job_id
+from bot.config import Config
+from bot.models import ChannelRef, Paper, Platform
+from tests.conftest import GENERAL, command
+from tests.fakes.recording import RecordingAdapter
+
+DAY = date(2026, 11, 20)
+TRACKED_AT = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+HARVESTED_AT = datetime(2026, 11, 20, 5, 30, tzinfo=UTC)
+DELIVER_AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+VISION = ChannelRef(Platform.CONSOLE, "local", "vision", "vision")
+NLP = ChannelRef(Platform.CONSOLE, "local", "nlp", "nlp")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def paper(n: int, title: str, abstract: str = "", **kw: object) -> Paper:
+    fields: dict[str, object] = {
+        "arxiv_id": f"2611.{n:05d}",
+        "version": 1,
+        "title": title,
+        "abstract": abstract or "We study things. Results are good.",
+        "authors": ("Ada Lovelace", "Alan Turing"),
+        "categories": ("cs.CV", "cs.IR"),
+        "announced": DAY,
+        "announce_type": "new",
+    }
+    fields.update(kw)
+    return Paper(**fields)  # type: ignore[arg-type]
+
+
+def console(**kw: object) -> RecordingAdapter:
+    return RecordingAdapter(name="console", **kw)  # type: ignore[arg-type]
+
+
+async def track(app: App, query: str, channel: ChannelRef = GENERAL) -> None:
+    reply = await app.command(command("/track " + query, channel))
+    assert reply.text.startswith("Now tracking"), reply.text
+
+
+async def harvest(app: App, clock: Clock, papers: Sequence[Paper], at: datetime = HARVESTED_AT) -> None:
+    await app.store.papers.upsert_many(papers, at)
+    clock.now = at
+
+
+def parents(adapter: RecordingAdapter, channel: ChannelRef = GENERAL) -> list[str]:
+    return [m.message_id for m in adapter.messages if m.parent_id is None and m.channel == channel]
+
+
+async def test_a_digest_is_one_parent_and_a_thread_of_ranked_cards(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await track(app, "au:lovelace")
+        await harvest(
+            app,
+            clock,
+            [
+                paper(1, "Sparse Codes", "We apply video retrieval to sparse codes."),
+                paper(2, "Video Retrieval at Scale"),
+                paper(3, "Unrelated Topic", authors=("Someone Else",)),
+                paper(4, "Efficient Video Retrieval", announced=DAY - timedelta(days=1)),
+            ],
+        )
+        clock.now = DELIVER_AT
+        [outcome] = await app.deliver_channels([GENERAL])
+    assert outcome.status == "posted" and outcome.posted == 3
+    [parent] = parents(adapter)
+    assert adapter.messages[0].text == "arXiv digest for Fri 20 Nov 2026: 3 new papers"
+    # Title hits first (newest first among equals), abstract-only last; each paper once.
+    assert adapter.thread(parent) == ["Video Retrieval at Scale", "Efficient Video Retrieval", "Sparse Codes"]
+
+
+async def test_a_second_delivery_and_a_replacement_post_nothing(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
+        assert (await app.deliver_channels([GENERAL]))[0].posted == 1
+        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+        # The next day brings v2 of the same paper as a replacement: not a new paper.
+        await harvest(
+            app,
+            clock,
+            [paper(1, "Video Retrieval at Scale (v2)", version=2, announce_type="replace")],
+            at=HARVESTED_AT + timedelta(days=1),
+        )
+        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+    assert len(adapter.messages) == 2
+
+
+async def test_a_subscription_gets_only_papers_harvested_after_it(config: Config) -> None:
+    clock, adapter = Clock(HARVESTED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await app.store.papers.upsert_many([paper(1, "Video Retrieval at Scale")], HARVESTED_AT)
+        clock.now = HARVESTED_AT + timedelta(hours=1)
+        await track(app, "video retrieval")
+        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+
+
+async def test_cross_lists_are_new_for_a_channel_that_did_not_get_the_paper(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval", VISION)
+        await track(app, "video retrieval", NLP)
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale", announce_type="cross")])
+        outcomes = await app.deliver_channels([VISION, NLP])
+    assert [o.posted for o in outcomes] == [1, 1]
+
+
+async def test_the_cap_summarises_the_rest_and_never_posts_it_later(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await app.command(command("/settings max 2"))
+        await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 6)])
+        [outcome] = await app.deliver_channels([GENERAL])
+        assert outcome.posted == 2
+        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+    [parent] = parents(adapter)
+    assert adapter.messages[0].text == "arXiv digest for Fri 20 Nov 2026: 5 new papers (top 2 below)"
+    assert adapter.thread(parent)[-1] == "+3 more — /papers video retrieval"
+
+
+async def test_a_crash_after_the_parent_and_three_of_eight_items_resumes_in_the_same_thread(
+    config: Config,
+) -> None:
+    clock = Clock(TRACKED_AT)
+    crashing = console(fail_after=4)  # the parent and three cards get out, then the process dies
+    async with App(config, [crashing], clock=clock) as app:
+        await track(app, "video retrieval")
+        await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 9)])
+        [outcome] = await app.deliver_channels([GENERAL])
+        assert outcome.status == "failed"
+    [parent] = parents(crashing)
+    first = crashing.thread(parent)
+    assert len(first) == 3
+
+    restarted = console(_ids=itertools.count(100))  # message ids unlike the first run's
+    async with App(config, [restarted], clock=clock) as app:
+        [outcome] = await app.deliver_channels([GENERAL])
+        assert outcome.posted == 5
+        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+    assert parents(restarted) == []  # no second parent
+    rest = restarted.thread(parent)  # appended to the first run's thread
+    assert len(rest) == 5
+    assert sorted(first + rest) == sorted(f"Video Retrieval Part {i}" for i in range(1, 9))
+
+
+async def test_an_unreachable_channel_is_skipped_with_backoff_and_others_still_get_theirs(
+    config: Config,
+) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    gone = ChannelRef(Platform.CONSOLE, "local", "gone", "gone")
+    async with App(config, [adapter], clock=clock) as app:
+        for channel in (VISION, gone, NLP):
+            await track(app, "video retrieval", channel)
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
+        adapter.unreachable.add(gone)
+        outcomes = await app.deliver_channels([VISION, gone, NLP])
+        assert [o.status for o in outcomes] == ["posted", "unreachable", "posted"]
+        assert "invite the bot again" in outcomes[1].detail
+        retry_at = await app.store.channels.retry_at(gone)
+        assert retry_at == HARVESTED_AT + timedelta(hours=1)
+        # Before the backoff is over the channel is not even tried.
+        assert (await app.deliver_channels([gone]))[0].status == "waiting"
+        # Invited again: after the backoff the same digest goes out, and the mark is cleared.
+        adapter.unreachable.clear()
+        clock.now = retry_at
+        assert (await app.deliver_channels([gone]))[0].posted == 1
+        assert await app.store.channels.retry_at(gone) is None
+
+
+async def test_paused_channels_wait_but_digest_on_request_posts(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await app.command(command("/settings pause"))
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
+        assert (await app.deliver_channels([GENERAL]))[0].status == "paused"
+        reply = await app.command(command("/digest"))
+    assert reply.text == "Posted a digest with 1 paper."
+
+
+def test_cards_keep_markdown_characters_as_text_and_shorten_author_lists() -> None:
+    title = "*Bold* _claims_ about <script> and `code` in **Video Retrieval**"
+    p = paper(1, title, authors=tuple(f"Author {i}" for i in range(300)), comment="Accepted at NeurIPS 2025")
+    card = digest.card(
+        p, [{"query": "video retrieval", "why": [{"field": "title", "terms": ["Video Retrieval"]}]}]
+    )
+    assert card.title == title  # plain text; each adapter escapes it for its own markup
+    assert card.authors == "Author 0, Author 1, Author 2 et al. (300 authors)"
+    assert card.meta == ("cs.CV (also cs.IR)", "Accepted at NeurIPS 2025")
+    assert card.footer == "matched: video retrieval (title)"
+    assert card.highlights == ("Video Retrieval",)
+    assert card.links[1].url == "https://arxiv.org/pdf/2611.00001"
+    assert card.body.startswith("TL;DR: ")
+
+
+async def test_delivery_jobs_follow_the_channel_timezone_across_dst(config: Config) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    async with App(config, [console()]) as app:
+        await track(app, "video retrieval")
+        await app.command(command("/settings time 09:00 tz Europe/Berlin"))
+        job = delivery_job_id(GENERAL)
+        # Summer time ends on Sunday 25 October 2026: 09:00 stays 09:00 local, the UTC hour moves.
+        before = app.scheduler.next_fire(job, datetime(2026, 10, 23, 12, 0, tzinfo=UTC))
+        after = app.scheduler.next_fire(job, datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
+        assert before is not None and after is not None
+        assert before.astimezone(berlin).hour == after.astimezone(berlin).hour == 9
+        assert (before.astimezone(UTC).hour, after.astimezone(UTC).hour) == (7, 8)
+        assert after.astimezone(UTC).date() == date(2026, 10, 25)
+        # New York too (its DST ends a week later).
+        await app.command(command("/settings tz America/New_York time 07:30"))
+        nov = app.scheduler.next_fire(job, datetime(2026, 10, 31, 12, 0, tzinfo=UTC))
+        assert nov is not None and nov.astimezone(UTC).hour == 12  # 07:30 EST on 1 November
+
+
+async def test_changing_settings_replaces_the_one_job_of_the_channel(config: Config) -> None:
+    async with App(config, [console()]) as app:
+        await track(app, "video retrieval")
+        job = delivery_job_id(GENERAL)
+        assert app.scheduler.job_ids().count(job) == 1
+        await app.command(command("/settings time 07:15"))
+        fire = app.scheduler.next_fire(job, datetime(2026, 11, 20, 0, 0, tzinfo=UTC))
+        assert fire is not None and (fire.hour, fire.minute) == (7, 15)
+        assert app.scheduler.job_ids().count(job) == 1
+        await app.command(command("/settings time asap"))  # delivered by the harvest job instead
+        assert job not in app.scheduler.job_ids()
+        await app.command(command("/settings time 08:00"))
+        await app.command(command("/untrack video retrieval"))
+        assert job not in app.scheduler.job_ids()
+
+
+async def test_schedules_are_registered_again_from_the_database_at_start(config: Config) -> None:
+    async with App(config, [console()]) as app:
+        await track(app, "video retrieval", VISION)
+    async with App(config, [console()]) as app:
+        assert delivery_job_id(VISION) in app.scheduler.job_ids()
+        assert "harvest" in app.scheduler.job_ids()
+
+
+async def test_a_channel_whose_settings_change_while_its_job_runs_keeps_one_job(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
+        job = delivery_job_id(GENERAL)
+        await app.command(command("/settings time 10:00"))
+        await app.scheduler.run_now(job)
+        await app.command(command("/settings time 11:00 tz Asia/Tokyo"))
+        await app.scheduler.run_now(job)
+        assert app.scheduler.job_ids().count(job) == 1
+    assert len(parents(adapter)) == 1 and len(adapter.messages) == 2
+
+
+def test_ranking_is_title_then_number_of_queries_then_newest() -> None:
+    old, new = DAY - timedelta(days=1), DAY
+    entries = [
+        digest.Entry(paper(1, "a", announced=new), (), ("q1",)),
+        digest.Entry(paper(2, "b", announced=old), (), ("q1", "q2")),
+        digest.Entry(paper(3, "c", announced=old), (), ("q1",)),
+    ]
+    assert [e.paper.arxiv_id for e in digest.rank(entries)] == ["2611.00002", "2611.00001", "2611.00003"]
