@@ -149,7 +149,12 @@ def _term_matches(term: str, p: Paper) -> bool:
         "au": " ".join(p.authors),
         "all": f"{p.title} {p.abstract} {' '.join(p.authors)}",
     }.get(fld, "")
-    return value in re.sub(r"\s+", " ", texts.lower())
+    # arXiv's search tokenises: punctuation and hyphens separate words, as spaces do.
+    return _words(value) in _words(texts)
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"\w+", text.lower())) + " "
 
 
 def _evaluate(tokens: list[str], p: Paper) -> bool:
