@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,19 +75,40 @@ class Deliverer:
 
     async def deliver_many(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
         """Deliver every channel concurrently (bounded); one failing never affects the others."""
+        channels = list(dict.fromkeys(channels))
+        # Match once for all of them: one index over every subscription, one pass over the papers.
+        try:
+            found = await self._new_matches(channels)
+        except Exception as exc:
+            self.reporter.report(exc, "digest matching")
+            return [Outcome(c, "failed", detail=str(exc)) for c in channels]
 
         async def one(channel: ChannelRef) -> Outcome:
             async with self._slots:
                 try:
-                    return await self.deliver(channel)
+                    return await self.deliver(channel, matches=found.get(channel, []))
                 except Exception as exc:
                     self.reporter.report(exc, "digest delivery", {"channel": str(channel)})
                     return Outcome(channel, "failed", detail=str(exc))
 
         return list(await asyncio.gather(*(one(c) for c in channels)))
 
-    async def deliver(self, channel: ChannelRef, *, on_request: bool = False) -> Outcome:
-        """Finish an interrupted digest, then post what is new; `on_request` is /digest (ignores pause)."""
+    async def _new_matches(self, channels: Sequence[ChannelRef]) -> dict[ChannelRef, list[digest.Entry]]:
+        wanted = set(channels)
+        subs = [s for s in await self.store.subscriptions.all() if s.channel in wanted]
+        if not subs:
+            return {}
+        candidates = await self.store.papers.harvested_since(min(s.created_at for s in subs))
+        delivered = {c: await self.store.deliveries.delivered_ids(c) for c in {s.channel for s in subs}}
+        return digest.matches(subs, candidates, delivered)
+
+    async def deliver(
+        self, channel: ChannelRef, *, on_request: bool = False, matches: list[digest.Entry] | None = None
+    ) -> Outcome:
+        """Finish an interrupted digest, then post what is new; `on_request` is /digest (ignores pause).
+
+        `matches` are the channel's new matches when `deliver_many` already found them.
+        """
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
         async with lock:
             now = self.clock()
@@ -105,7 +126,9 @@ class Deliverer:
                 if outcome.status != "posted":
                     return outcome
                 posted += outcome.posted
-            record = await self._plan(channel, now)
+            if matches is None:
+                matches = (await self._new_matches([channel])).get(channel, [])
+            record = await self._plan(channel, matches, now) if matches else None
             if record is not None:
                 outcome = await self._post(record)
                 if outcome.status != "posted":
@@ -113,17 +136,8 @@ class Deliverer:
                 posted += outcome.posted
             return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
 
-    async def _plan(self, channel: ChannelRef, now: datetime) -> DigestRecord | None:
-        """Match, rank and write the next digest to the ledger; None when nothing is new."""
-        subs = await self.store.subscriptions.for_channel(channel)
-        if not subs:
-            return None
-        since = min(s.created_at for s in subs)
-        candidates = await self.store.papers.harvested_since(since)
-        exclude = await self.store.deliveries.delivered_ids(channel)
-        entries = digest.matches(subs, candidates, exclude)
-        if not entries:
-            return None
+    async def _plan(self, channel: ChannelRef, entries: list[digest.Entry], now: datetime) -> DigestRecord:
+        """Write the next digest (ranked `entries`, capped) to the ledger before anything is posted."""
         settings = await self.store.channels.settings(channel)
         plan = digest.plan(entries, settings.max_papers or self.config.digest.max_papers)
         ledger = [

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.matching import Hit, MatchIndex
-from bot.models import Card, Link, Paper, Subscription
+from bot.models import Card, ChannelRef, Link, Paper, Subscription
 from bot.query import QueryError, parse
 from bot.tldr import shorten, tldr
 
@@ -44,12 +44,13 @@ class Entry:
 def matches(
     subscriptions: Sequence[Subscription],
     candidates: Iterable[tuple[Paper, datetime]],
-    exclude: set[str],
-) -> list[Entry]:
-    """The channel's new matches: each (paper, harvested_at) a subscription existed for, ranked.
+    delivered: Mapping[ChannelRef, set[str]],
+) -> dict[ChannelRef, list[Entry]]:
+    """Each channel's new matches, ranked: one index over all the subscriptions, one pass over the papers.
 
-    A subscription only gets papers harvested after it was created: tracking a
-    topic does not replay the past into the next digest.
+    `candidates` are (paper, harvested_at); `delivered` holds, per channel, the papers it already
+    got. A subscription only gets papers harvested after it was created: tracking a topic does
+    not replay the past into the next digest.
     """
     queries = {}
     for s in subscriptions:
@@ -61,20 +62,21 @@ def matches(
     harvested = {}
     papers = []
     for paper, at in candidates:
-        if paper.arxiv_id not in exclude:
-            harvested[paper.arxiv_id] = at
-            papers.append(paper)
+        harvested[paper.arxiv_id] = at
+        papers.append(paper)
     by_id = {s.id: s for s in subscriptions}
-    grouped: dict[str, list[Hit[int]]] = {}
+    grouped: dict[tuple[ChannelRef, str], list[Hit[int]]] = {}
     for hit in index.match(papers):
-        if harvested[hit.arxiv_id] >= by_id[hit.key].created_at:
-            grouped.setdefault(hit.arxiv_id, []).append(hit)
+        sub = by_id[hit.key]
+        if harvested[hit.arxiv_id] >= sub.created_at and hit.arxiv_id not in delivered.get(sub.channel, ()):
+            grouped.setdefault((sub.channel, hit.arxiv_id), []).append(hit)
     paper_of = {p.arxiv_id: p for p in papers}
-    entries = []
-    for arxiv_id, hits in grouped.items():
+    per_channel: dict[ChannelRef, list[Entry]] = {}
+    for (channel, arxiv_id), hits in grouped.items():
         hits.sort(key=lambda h: by_id[h.key].query)
-        entries.append(Entry(paper_of[arxiv_id], tuple(hits), tuple(by_id[h.key].query for h in hits)))
-    return rank(entries)
+        entry = Entry(paper_of[arxiv_id], tuple(hits), tuple(by_id[h.key].query for h in hits))
+        per_channel.setdefault(channel, []).append(entry)
+    return {channel: rank(entries) for channel, entries in per_channel.items()}
 
 
 def rank(entries: Iterable[Entry]) -> list[Entry]:

@@ -89,7 +89,14 @@ def test_paperbot_run_in_a_pipe_persists_across_restarts(tmp_path: Path) -> None
         for k, v in os.environ.items()
         if k not in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
     }
-    env.pop("PAPERBOT_CONFIG", None)
+    # The start-up catch-up asks arXiv for missed days: aim it at a closed local port, never the network.
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[arxiv]\napi_url = "http://127.0.0.1:9/api/query"\nfeed_url = "http://127.0.0.1:9"\n'
+        "min_interval_s = 0.01\nmax_retries = 1\ntimeout_s = 1\n",
+        encoding="utf-8",
+    )
+    env["PAPERBOT_CONFIG"] = str(config)
     env["PAPERBOT_DATABASE"] = str(tmp_path / "bot.db")
     first = paperbot(["run"], "/track video retrieval\n/track Video  Retrieval\n/tracked\n", env)
     assert first.returncode == 0, first.stderr

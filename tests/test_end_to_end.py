@@ -91,6 +91,7 @@ async def test_track_harvest_and_the_digest_at_nine_in_the_channel_timezone(
         await app.scheduler.run_now(delivery_job_id(console.channel))
         pipe.writer.close()
         await app.wait_until_stopped()
+    pipe.reader.close()
     out = pipe.out.getvalue()
     digest = out[out.index("paperbot: arXiv digest") :]
     lines = digest.splitlines()
