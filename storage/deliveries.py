@@ -153,25 +153,20 @@ class DeliveryRepository:
             completed_at=row["completed_at"],
         )
 
+    # The three below run once per posted message: single statements, one round trip each.
+
     async def set_parent(self, digest_id: int, message_id: str) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE digests SET parent_message_id = ? WHERE id = ?", (message_id, digest_id)
-            )
+        await self._db.write("UPDATE digests SET parent_message_id = ? WHERE id = ?", (message_id, digest_id))
 
     async def mark_posted(self, digest_id: int, arxiv_id: str, message_id: str, now: datetime) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE deliveries SET state = 'posted', message_id = ?, posted_at = ?"
-                " WHERE digest = ? AND arxiv_id = ?",
-                (message_id, now.isoformat(), digest_id, arxiv_id),
-            )
+        await self._db.write(
+            "UPDATE deliveries SET state = 'posted', message_id = ?, posted_at = ?"
+            " WHERE digest = ? AND arxiv_id = ?",
+            (message_id, now.isoformat(), digest_id, arxiv_id),
+        )
 
     async def complete(self, digest_id: int, now: datetime) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE digests SET completed_at = ? WHERE id = ?", (now.isoformat(), digest_id)
-            )
+        await self._db.write("UPDATE digests SET completed_at = ? WHERE id = ?", (now.isoformat(), digest_id))
 
     async def channels_with_open_digests(self) -> list[ChannelRef]:
         async with self._db.conn.execute(

@@ -281,3 +281,26 @@ def test_ranking_is_title_then_number_of_queries_then_newest() -> None:
         digest.Entry(paper(3, "c", announced=old), (), ("q1",)),
     ]
     assert [e.paper.arxiv_id for e in digest.rank(entries)] == ["2611.00002", "2611.00001", "2611.00003"]
+
+
+async def test_a_digest_missed_while_the_bot_was_down_is_posted_once_on_start(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
+    # The bot was down at 09:00 and comes back at 10:00 (arXiv itself is unreachable here).
+    clock.now = DELIVER_AT + timedelta(hours=1)
+    async with App(config, [adapter], clock=clock) as app:
+        await app.catch_up()
+        await app.catch_up()  # a second start the same day posts nothing new
+    assert len(parents(adapter)) == 1 and len(adapter.messages) == 2
+
+
+async def test_a_digest_time_still_ahead_is_left_to_its_job(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
+        clock.now = DELIVER_AT - timedelta(hours=1)
+        await app.catch_up()
+    assert adapter.messages == []
