@@ -95,6 +95,12 @@ class App:
         return Context(self.config, self.store, self.clock, self._read_query, self._arxiv, self._deliverer)
 
     @property
+    def _service(self) -> ArxivService:
+        if self._arxiv is None:
+            raise RuntimeError("App is not started: use `async with App(...)`")
+        return self._arxiv
+
+    @property
     def harvester(self) -> Harvester:
         if self._harvester is None:
             raise RuntimeError("App is not started: use `async with App(...)`")
@@ -226,8 +232,22 @@ class App:
             return HarvestReport(None, "skipped")
         report = await self.harvester.harvest_with_repolls(self.clock, needed=needed, sleep=asyncio.sleep)
         if report.status == "ok":
+            await self.enrich_matches()
             await self.deliver_channels(await self._asap_channels())
         return report
+
+    async def enrich_matches(self) -> int:
+        """Fill in comments, journal refs and DOIs of undelivered matches: the feeds lack some.
+
+        One id_list request per 100 matched papers, whatever the number of channels.
+        """
+        found = await self.deliverer.new_matches()
+        ids = {e.paper.arxiv_id for entries in found.values() for e in entries}
+        try:
+            return await self._service.enrich(sorted(ids))
+        except ArxivUnavailable as exc:  # the digest goes out without them rather than not at all
+            log.warning("could not fetch comments and journal refs of %d papers: %s", len(ids), exc)
+            return 0
 
     async def deliver_channels(self, channels: list[ChannelRef]) -> list[Outcome]:
         return await self.deliverer.deliver_many(channels)

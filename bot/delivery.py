@@ -78,7 +78,7 @@ class Deliverer:
         channels = list(dict.fromkeys(channels))
         # Match once for all of them: one index over every subscription, one pass over the papers.
         try:
-            found = await self._new_matches(channels)
+            found = await self.new_matches(channels)
         except Exception as exc:
             self.reporter.report(exc, "digest matching")
             return [Outcome(c, "failed", detail=str(exc)) for c in channels]
@@ -93,9 +93,14 @@ class Deliverer:
 
         return list(await asyncio.gather(*(one(c) for c in channels)))
 
-    async def _new_matches(self, channels: Sequence[ChannelRef]) -> dict[ChannelRef, list[digest.Entry]]:
-        wanted = set(channels)
-        subs = [s for s in await self.store.subscriptions.all() if s.channel in wanted]
+    async def new_matches(
+        self, channels: Sequence[ChannelRef] | None = None
+    ) -> dict[ChannelRef, list[digest.Entry]]:
+        """Per channel (all of them by default), the matches not yet delivered there, ranked."""
+        subs = await self.store.subscriptions.all()
+        if channels is not None:
+            wanted = set(channels)
+            subs = [s for s in subs if s.channel in wanted]
         if not subs:
             return {}
         candidates = await self.store.papers.harvested_since(min(s.created_at for s in subs))
@@ -127,7 +132,7 @@ class Deliverer:
                     return outcome
                 posted += outcome.posted
             if matches is None:
-                matches = (await self._new_matches([channel])).get(channel, [])
+                matches = (await self.new_matches([channel])).get(channel, [])
             record = await self._plan(channel, matches, now) if matches else None
             if record is not None:
                 outcome = await self._post(record)

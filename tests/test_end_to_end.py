@@ -76,6 +76,9 @@ async def test_track_harvest_and_the_digest_at_nine_in_the_channel_timezone(
         clock[0] = HARVEST_AT
         report = await app.harvest_job()
         assert report.status == "ok" and report.announced == DAY
+        # The day's matches get their comments and journal refs in one id_list request.
+        [enrich] = [r for r in arxiv_server.requests if "id_list" in r.query]
+        assert len(enrich.query["id_list"].split(",")) == 8
 
         clock[0] = BERLIN_NINE
         fire = app.scheduler.next_fire(
