@@ -7,6 +7,12 @@ from datetime import datetime, timedelta
 from bot.models import ChannelRef, ChannelSettings, Platform
 from storage.database import Database
 
+
+def channel_key(channel: ChannelRef) -> tuple[str, str, str]:
+    """The parameters of `WHERE platform = ? AND workspace = ? AND channel_id = ?`."""
+    return (channel.platform.value, channel.workspace, channel.channel_id)
+
+
 UNREACHABLE_BACKOFF = timedelta(hours=1)
 UNREACHABLE_MAX_BACKOFF = timedelta(days=1)
 
@@ -38,7 +44,7 @@ class ChannelRepository:
     async def row_id(self, channel: ChannelRef) -> int | None:
         async with self._db.conn.execute(
             "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
         return int(row["id"]) if row else None
@@ -48,7 +54,7 @@ class ChannelRepository:
         async with self._db.conn.execute(
             "SELECT timezone, post_time, max_papers, paused FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
         if row is None:
@@ -71,9 +77,7 @@ class ChannelRepository:
                     settings.post_time,
                     settings.max_papers,
                     int(settings.paused),
-                    channel.platform.value,
-                    channel.workspace,
-                    channel.channel_id,
+                    *channel_key(channel),
                 ),
             )
 
@@ -91,7 +95,7 @@ class ChannelRepository:
             async with conn.execute(
                 "SELECT unreachable_attempts FROM channels"
                 " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                (channel.platform.value, channel.workspace, channel.channel_id),
+                channel_key(channel),
             ) as cur:
                 row = await cur.fetchone()
             attempts = (int(row[0]) if row else 0) + 1
@@ -105,9 +109,7 @@ class ChannelRepository:
                     error,
                     attempts,
                     retry_at.isoformat(),
-                    channel.platform.value,
-                    channel.workspace,
-                    channel.channel_id,
+                    *channel_key(channel),
                 ),
             )
         return retry_at
@@ -117,7 +119,7 @@ class ChannelRepository:
         async with self._db.conn.execute(
             "SELECT unreachable_retry_at FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
@@ -128,7 +130,7 @@ class ChannelRepository:
                 "UPDATE channels SET unreachable_since = NULL, unreachable_error = NULL,"
                 " unreachable_attempts = 0, unreachable_retry_at = NULL"
                 " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                (channel.platform.value, channel.workspace, channel.channel_id),
+                channel_key(channel),
             )
 
     async def unreachable(self, channel: ChannelRef) -> tuple[datetime, str] | None:
@@ -136,7 +138,7 @@ class ChannelRepository:
         async with self._db.conn.execute(
             "SELECT unreachable_since, unreachable_error FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
         if row is None or row["unreachable_since"] is None:

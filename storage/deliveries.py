@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.models import ChannelRef, Platform
-from storage.channels import ChannelRepository
+from storage.channels import ChannelRepository, channel_key
 from storage.database import Database
 
 
@@ -59,7 +59,7 @@ class DeliveryRepository:
         async with self._db.conn.execute(
             "SELECT d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel"
             " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
 
@@ -110,7 +110,7 @@ class DeliveryRepository:
             "SELECT g.id FROM digests g JOIN channels c ON c.id = g.channel"
             " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? AND g.completed_at IS NULL"
             " ORDER BY g.id LIMIT 1",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
         return await self.get(int(row[0])) if row else None

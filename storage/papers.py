@@ -78,14 +78,14 @@ class PaperRepository:
                         (*self._values(p), harvested, stamp, stamp),
                     )
                     new += 1
-                elif p.version > int(row["version"]):
+                    continue
+                if p.version > int(row["version"]):
+                    # A replacement: the new version's text wins.
                     await conn.execute(
                         "UPDATE papers SET version = ?, title = ?, abstract = ?, authors = ?,"
                         " categories = ?, comment = COALESCE(?, comment),"
                         " journal_ref = COALESCE(?, journal_ref), doi = COALESCE(?, doi),"
-                        " updated = COALESCE(?, updated), last_seen = ?,"
-                        " announced = COALESCE(announced, ?), announce_type = COALESCE(announce_type, ?),"
-                        " harvested_at = COALESCE(harvested_at, ?) WHERE arxiv_id = ?",
+                        " updated = COALESCE(?, updated) WHERE arxiv_id = ?",
                         (
                             p.version,
                             p.title,
@@ -96,32 +96,29 @@ class PaperRepository:
                             p.journal_ref,
                             p.doi,
                             _iso(p.updated),
-                            stamp,
-                            _iso(p.announced),
-                            p.announce_type,
-                            harvested,
                             p.arxiv_id,
                         ),
                     )
                     replaced += 1
                 else:
-                    await conn.execute(
-                        "UPDATE papers SET last_seen = ?, comment = COALESCE(comment, ?),"
-                        " journal_ref = COALESCE(journal_ref, ?), doi = COALESCE(doi, ?),"
-                        " announced = COALESCE(announced, ?), announce_type = COALESCE(announce_type, ?),"
-                        " harvested_at = COALESCE(harvested_at, ?) WHERE arxiv_id = ?",
-                        (
-                            stamp,
-                            p.comment,
-                            p.journal_ref,
-                            p.doi,
-                            _iso(p.announced),
-                            p.announce_type,
-                            harvested,
-                            p.arxiv_id,
-                        ),
-                    )
                     unchanged += 1
+                # Either way, fill what the stored row lacks; the first announcement date stays.
+                await conn.execute(
+                    "UPDATE papers SET last_seen = ?, comment = COALESCE(comment, ?),"
+                    " journal_ref = COALESCE(journal_ref, ?), doi = COALESCE(doi, ?),"
+                    " announced = COALESCE(announced, ?), announce_type = COALESCE(announce_type, ?),"
+                    " harvested_at = COALESCE(harvested_at, ?) WHERE arxiv_id = ?",
+                    (
+                        stamp,
+                        p.comment,
+                        p.journal_ref,
+                        p.doi,
+                        _iso(p.announced),
+                        p.announce_type,
+                        harvested,
+                        p.arxiv_id,
+                    ),
+                )
         return UpsertCounts(new, replaced, unchanged)
 
     @staticmethod

@@ -7,7 +7,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import ChannelRef, Platform, Subscription
-from storage.channels import ChannelRepository
+from storage.channels import ChannelRepository, channel_key
 from storage.database import Database
 
 _SELECT = (
@@ -64,7 +64,7 @@ class SubscriptionRepository:
     async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
         async with self._db.conn.execute(
             _SELECT + " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? ORDER BY s.id",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             return [_row_to_subscription(r) for r in await cur.fetchall()]
 
@@ -72,7 +72,7 @@ class SubscriptionRepository:
         async with self._db.conn.execute(
             "SELECT COUNT(*) FROM subscriptions s JOIN channels c ON c.id = s.channel"
             " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
-            (channel.platform.value, channel.workspace, channel.channel_id),
+            channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
