@@ -1,15 +1,21 @@
-"""Match a day's papers against every subscription through an anchor index.
+"""Match a day's papers against every subscription through a two-level index.
 
-Each distinct query is indexed under one or a few "anchors": keys a paper must
-carry for the query to possibly match (the rarest bigram of a phrase, an
-author's surname, a category; every branch of an OR contributes its own). A
-paper's keys (its tokens, adjacent token pairs, author words, categories) are
-intersected with the anchor index to find candidate queries, and only those
-are verified. Queries whose anchor decides the match on its own (a one- or
-two-word phrase, a single category, an OR of such) skip verification.
+Leaves first: every distinct term of every query (a phrase in a field, an
+author, a category) is indexed under one key a paper must carry for it to be
+true: a word, word pair or word triple (which decides a phrase of up to three
+words), an author's surname, a category. Intersecting a paper's keys (its
+words, pairs and triples per field, author words, categories) with that index
+gives the set of its true leaves; only long phrases and full author names are
+then verified. Queries second: each distinct query is indexed under "anchor"
+leaves, one of which is true whenever it matches (its rarest conjunct; every
+branch of an OR), and only queries with a true anchor are evaluated, with set
+operations on the true leaves (a query that is one leaf or an OR of leaves
+needs none).
 
 Identical queries from many channels share one entry: each distinct query is
-verified once per paper and its hit is fanned out to every key that tracks it.
+evaluated and explained once per paper and its hit is fanned out to every key
+that tracks it. Reasons (`why`) are computed per paper once per set of
+credited leaves and shared by the hits that have it.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ import gc
 import itertools
 import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
 
 from bot.models import Paper
 from bot.query import And, Author, Category, Leaf, Node, Not, Or, Phrase, Query, TextField
@@ -34,8 +41,8 @@ FIELD_ORDER = ("title", "abstract", "author", "category")
 _MAX_SURFACES = 3
 
 # Anchor domains: where a paper key comes from.
-_W1, _W2, _T1, _T2, _AU, _CAT, _ARCH = range(7)
-_DOMAINS = 7
+_W1, _T1, _A1, _W2, _T2, _A2, _W3, _T3, _A3, _AU, _CAT, _ARCH = range(12)
+_DOMAINS = 12
 
 # Stems so frequent in arXiv abstracts that they make poor anchors.
 _COMMON = frozenset(
@@ -109,9 +116,12 @@ class MatchReason:
     terms: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit(Generic[K]):
-    """A paper that matched the query tracked under `key`."""
+class Hit(NamedTuple, Generic[K]):
+    """A paper that matched the query tracked under `key`.
+
+    A named tuple rather than a dataclass: a day at 100,000 subscriptions makes about a million
+    hits, and a tuple is built in C (a frozen dataclass's __init__ took a fifth of the match).
+    """
 
     key: K
     arxiv_id: str
@@ -133,6 +143,7 @@ class PreparedPaper:
 
     __slots__ = (
         "_spans",
+        "_surfaces",
         "abstract",
         "abstract_plain",
         "abstract_words",
@@ -159,6 +170,7 @@ class PreparedPaper:
         self.categories = frozenset(c.lower() for c in paper.categories)
         self.archives = frozenset(c.split(".", 1)[0] for c in self.categories)
         self._spans: dict[str, WordSpans] = {}
+        self._surfaces: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
     @property
     def arxiv_id(self) -> str:
@@ -180,6 +192,13 @@ class PreparedPaper:
 
     def surfaces(self, field: str, toks: tuple[str, ...]) -> list[str]:
         """The phrase as written in the title or abstract ('Video Retrieval'), up to three forms."""
+        # Many leaves share words ('video retrieval' anywhere, in the title, OR'ed): find them once.
+        known = self._surfaces.get((field, toks))
+        if known is None:
+            known = self._surfaces[field, toks] = self._find_surfaces(field, toks)
+        return list(known)
+
+    def _find_surfaces(self, field: str, toks: tuple[str, ...]) -> list[str]:
         seq, plain = (
             (self.title, self.title_plain) if field == "title" else (self.abstract, self.abstract_plain)
         )
@@ -194,7 +213,9 @@ class PreparedPaper:
             return out
         n = len(toks)
         for p in at:
-            surface = plain[spans.span(p)[0] : spans.span(p + n - 1)[1]]
+            surface = (
+                plain[spans.span(p)[0] : spans.span(p + n - 1)[1]] if n > 1 else plain[slice(*spans.span(p))]
+            )
             if all(surface.casefold() != s.casefold() for s in out):
                 out.append(surface)
                 if len(out) == _MAX_SURFACES:
@@ -254,9 +275,22 @@ def explain(query: Query, paper: PreparedPaper) -> tuple[MatchReason, ...]:
     return _merge_reasons(_leaf_reasons(leaf, paper) for leaf in query.positive_leaves())
 
 
-# --- anchors -------------------------------------------------------------------
+# --- leaves and anchors ----------------------------------------------------------
+#
+# Every distinct leaf (phrase, author, category) of every tracked query gets an id, and is
+# indexed under one key a paper must carry for the leaf to be true: the word, word pair or word
+# triple of a phrase of up to three words (which decides the leaf on its own), a triple around
+# the rarest pair of a longer phrase and the surname of an author with given names (those are
+# verified), a category or archive. Per paper, intersecting its keys with that index yields the
+# set of true leaves. Each query is indexed under "anchor" leaves, one of which must be true for
+# it to match (its rarest conjunct; every branch of an OR), and only queries with a true anchor
+# are evaluated, by set operations on the true leaves.
 
-_Anchor = tuple[int, str]
+_Lookup = tuple[int, str, bool]  # (domain, key, whether the key alone decides the leaf)
+
+_UNI = {"any": _W1, "ti": _T1, "abs": _A1}
+_BI = {"any": _W2, "ti": _T2, "abs": _A2}
+_TRI = {"any": _W3, "ti": _T3, "abs": _A3}
 
 
 def _token_score(tok: str) -> float:
@@ -265,80 +299,163 @@ def _token_score(tok: str) -> float:
     return 1.0 + min(len(tok), 12) / 12
 
 
-def _anchors(node: Node) -> tuple[float, list[_Anchor]] | None:
-    """The keys one of which a matching paper must carry, and how selective they are (higher is rarer)."""
-    if isinstance(node, Phrase):
-        uni, bi = (_T1, _T2) if node.field == "ti" else (_W1, _W2)
-        toks = node.toks
+def _best_pair(toks: tuple[str, ...]) -> tuple[float, int]:
+    return max((_token_score(a) + _token_score(b), i) for i, (a, b) in enumerate(itertools.pairwise(toks)))
+
+
+def _leaf_identity(leaf: Leaf) -> Hashable:
+    """What truth and reasons depend on: 'videos retrieval' and 'video retrieval' are one leaf."""
+    if isinstance(leaf, Phrase):
+        return ("p", leaf.field, leaf.toks)
+    if isinstance(leaf, Author):
+        return ("a", leaf.words)
+    return ("c", leaf.value.lower(), leaf.prefix)
+
+
+def _leaf_lookup(leaf: Leaf) -> _Lookup:
+    if isinstance(leaf, Phrase):
+        toks = leaf.toks
         if len(toks) == 1:
-            return _token_score(toks[0]), [(uni, toks[0])]
-        score, i = max(
-            (_token_score(a) + _token_score(b), i) for i, (a, b) in enumerate(itertools.pairwise(toks))
-        )
-        return 2.0 + score, [(bi, f"{toks[i]} {toks[i + 1]}")]
-    if isinstance(node, Author):
-        return 3.0, [(_AU, node.words[-1])]
-    if isinstance(node, Category):
-        return (0.05, [(_ARCH, node.value.lower())]) if node.prefix else (0.1, [(_CAT, node.value.lower())])
+            return _UNI[leaf.field], toks[0], True
+        if len(toks) == 2:
+            return _BI[leaf.field], f"{toks[0]} {toks[1]}", True
+        i = min(_best_pair(toks)[1], len(toks) - 3)  # a triple around the rarest pair
+        return _TRI[leaf.field], " ".join(toks[i : i + 3]), len(toks) == 3
+    if isinstance(leaf, Author):
+        return _AU, leaf.words[-1], len(leaf.words) == 1
+    return (_ARCH if leaf.prefix else _CAT), leaf.value.lower(), True
+
+
+def _leaf_score(leaf: Leaf) -> float:
+    """How selective a leaf is as an anchor (higher is rarer)."""
+    if isinstance(leaf, Phrase):
+        toks = leaf.toks
+        return _token_score(toks[0]) if len(toks) == 1 else 2.0 + _best_pair(toks)[0]
+    if isinstance(leaf, Author):
+        return 3.0
+    return 0.05 if leaf.prefix else 0.1
+
+
+def _is_leaf(node: Node) -> bool:
+    return isinstance(node, Phrase | Author | Category)
+
+
+def _leaves_only(node: Node) -> bool:
+    return isinstance(node, Or) and all(_is_leaf(c) for c in node.children)
+
+
+def _anchors(
+    node: Node, lid: Callable[[Leaf], int], score: Callable[[int], float]
+) -> tuple[float, list[int]] | None:
+    """Leaves one of which is true in every paper the node matches, and how selective they are."""
+    if isinstance(node, Phrase | Author | Category):
+        i = lid(node)
+        return score(i), [i]
     if isinstance(node, Not):
         return None
     if isinstance(node, And):
-        options = [a for c in node.children if (a := _anchors(c)) is not None]
+        options = [a for c in node.children if (a := _anchors(c, lid, score)) is not None]
         return max(options, key=lambda a: a[0]) if options else None
-    parts = [_anchors(c) for c in node.children]
+    parts = [_anchors(c, lid, score) for c in node.children]
     if any(p is None for p in parts):
         return None  # the parser refuses such queries; without an anchor we cannot index one
     found = [p for p in parts if p is not None]
-    return min(p[0] for p in found), [a for p in found for a in p[1]]
+    return min(p[0] for p in found), [i for p in found for i in p[1]]
 
 
-def _anchor_decides(node: Node) -> bool:
-    """Whether carrying the anchor key is the same as matching (no verification needed)."""
-    if isinstance(node, Phrase):
-        return node.field != "abs" and len(node.toks) <= 2
-    if isinstance(node, Author):
-        return len(node.words) == 1
-    if isinstance(node, Category):
-        return True
-    if isinstance(node, Or):
-        return all(_anchor_decides(c) for c in node.children)
-    return False
+# A compiled query (general form): is it true, given the ids of the leaves true of a paper?
+_Eval = Callable[[AbstractSet[int]], bool]
 
 
-# --- the index -----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Entry(Generic[K]):
-    query: Query
-    anchors: list[_Anchor]
-    exact: bool
-    evaluate: _Eval
-    positives: tuple[int, ...]  # ids of the leaves not under a NOT, in query order
-    keys: dict[K, None] = field(default_factory=dict)  # insertion-ordered set
-
-
-# A compiled query: given "is leaf i true of this paper" (memoised per paper), is the query?
-_Eval = Callable[[Callable[[int], bool]], bool]
-
-
-def _compile(node: Node, leaf_id: Callable[[Leaf], int]) -> _Eval:
+def _compile(node: Node, lid: Callable[[Leaf], int]) -> _Eval:
     if isinstance(node, Phrase | Author | Category):
-        i = leaf_id(node)
-        return lambda truth: truth(i)
+        i = lid(node)
+        return lambda true: i in true
     if isinstance(node, Not):
-        inner = _compile(node.child, leaf_id)
-        return lambda truth: not inner(truth)
-    parts = tuple(_compile(c, leaf_id) for c in node.children)
+        inner = _compile(node.child, lid)
+        return lambda true: not inner(true)
+    parts = tuple(_compile(c, lid) for c in node.children)
     if isinstance(node, And):
-        if len(parts) == 2:
-            a, b = parts
-            return lambda truth: a(truth) and b(truth)
-        return lambda truth: all(p(truth) for p in parts)
-    if len(parts) == 2:
-        a, b = parts
-        return lambda truth: a(truth) or b(truth)
-    return lambda truth: any(p(truth) for p in parts)
+        return lambda true: all(p(true) for p in parts)
+    return lambda true: any(p(true) for p in parts)
+
+
+_EXACT, _CONJ, _GENERAL = range(3)
+_NONE: frozenset[int] = frozenset()
+
+
+class _Entry(Generic[K]):
+    """One distinct query: how to test it on a candidate paper, and the keys that track it."""
+
+    __slots__ = (
+        "anchors",
+        "evaluate",
+        "groups",
+        "keys",
+        "kind",
+        "leaves",
+        "neg",
+        "pos",
+        "positives",
+        "query",
+    )
+
+    def __init__(self, query: Query, lid: Callable[[Leaf], int], score: Callable[[int], float]) -> None:
+        root = query.root
+        self.query = query
+        self.keys: dict[K, None] = {}  # insertion-ordered set
+        self.pos = self.neg = _NONE
+        self.groups: tuple[frozenset[int], ...] = ()
+        self.evaluate: _Eval | None = None
+        if isinstance(root, Phrase | Author | Category):  # most queries: one phrase, name or category
+            i = lid(root)
+            self.anchors = self.leaves = frozenset((i,))
+            self.positives: tuple[int, ...] = (i,)
+            self.kind = _EXACT
+            return
+        found = _anchors(root, lid, score)
+        if found is None:
+            raise ValueError(f"query {query.canonical!r} has no positive term to index")
+        self.anchors = frozenset(found[1])
+        self.leaves = frozenset(lid(leaf) for leaf in _all_leaves(root))
+        self.positives = tuple(dict.fromkeys(lid(leaf) for leaf in query.positive_leaves()))
+        self.kind = _GENERAL
+        if _leaves_only(root):
+            self.kind = _EXACT  # a true anchor is a true query
+        elif isinstance(root, And) and self._conjunction(root, lid):
+            self.kind = _CONJ
+        else:
+            self.evaluate = _compile(root, lid)
+
+    def _conjunction(self, root: And, lid: Callable[[Leaf], int]) -> bool:
+        """Literals and ORs of leaves, ANDed: testable with a few set operations."""
+        pos: list[int] = []
+        neg: list[int] = []
+        groups: list[frozenset[int]] = []
+        for c in root.children:
+            ids = frozenset(lid(leaf) for leaf in _all_leaves(c))
+            if (_is_leaf(c) or _leaves_only(c)) and ids >= self.anchors:
+                continue  # the anchor: true in every candidate paper
+            if _is_leaf(c):
+                pos.extend(ids)
+            elif isinstance(c, Not) and (_is_leaf(c.child) or _leaves_only(c.child)):
+                neg.extend(ids)
+            elif _leaves_only(c):
+                groups.append(ids)
+            else:
+                return False
+        self.pos, self.neg, self.groups = frozenset(pos), frozenset(neg), tuple(groups)
+        return True
+
+
+def _all_leaves(node: Node) -> Iterator[Leaf]:
+    if isinstance(node, And | Or):
+        for c in node.children:
+            yield from _all_leaves(c)
+    elif isinstance(node, Not):
+        yield from _all_leaves(node.child)
+    else:
+        yield node
 
 
 def _leaf_true(leaf: Leaf, paper: PreparedPaper) -> bool:
@@ -376,18 +493,26 @@ class MatchIndex(Generic[K]):
     def __init__(self) -> None:
         self._entries: list[_Entry[K] | None] = []
         self._free: list[int] = []
-        self._slot_of_query: dict[Query, int] = {}
+        self._slot_of_query: dict[str, int] = {}  # by canonical form (what Query equality compares)
         self._slot_of_key: dict[K, int] = {}
-        self._anchor: list[dict[str, set[int]]] = [{} for _ in range(_DOMAINS)]
-        self._leaves: list[Leaf] = []
-        self._leaf_ids: dict[Leaf, int] = {}
+        # Leaves: id -> leaf, identity -> id, how many distinct queries use each, ids to reuse.
+        self._leaves: list[Leaf | None] = []
+        self._leaf_ids: dict[Hashable, int] = {}
+        self._leaf_users: list[int] = []
+        self._leaf_scores: list[float] = []  # how selective each leaf is as an anchor
+        self._free_leaves: list[int] = []
+        # Per key domain, key -> ids of the leaves it decides / that must then be verified.
+        self._decided: list[dict[str, list[int]]] = [{} for _ in range(_DOMAINS)]
+        self._checked: list[dict[str, list[int]]] = [{} for _ in range(_DOMAINS)]
+        self._anchored: dict[int, set[int]] = {}  # leaf id -> slots of the queries anchored on it
 
     @classmethod
     def build(cls, subscriptions: Iterable[tuple[K, Query]]) -> MatchIndex[K]:
         """An index of (key, query) pairs; a repeated key keeps its last query."""
         index: MatchIndex[K] = cls()
-        for key, query in subscriptions:
-            index.add(key, query)
+        with _gc_paused():
+            for key, query in subscriptions:
+                index.add(key, query)
         return index
 
     def __len__(self) -> int:
@@ -405,10 +530,10 @@ class MatchIndex(Generic[K]):
         slot = self._slot_of_key.get(key)
         if slot is not None:
             entry = self._entries[slot]
-            if entry is not None and entry.query == query:
+            if entry is not None and entry.query.canonical == query.canonical:
                 return
             self.remove(key)
-        slot = self._slot_of_query.get(query)
+        slot = self._slot_of_query.get(query.canonical)
         if slot is None:
             slot = self._insert(query)
         entry = self._entries[slot]
@@ -426,33 +551,87 @@ class MatchIndex(Generic[K]):
         del entry.keys[key]
         if entry.keys:
             return
-        for domain, anchor in entry.anchors:
-            slots = self._anchor[domain][anchor]
+        for i in entry.anchors:
+            slots = self._anchored[i]
             slots.discard(slot)
             if not slots:
-                del self._anchor[domain][anchor]
-        del self._slot_of_query[entry.query]
+                del self._anchored[i]
+        for i in entry.leaves:
+            self._release_leaf(i)
+        del self._slot_of_query[entry.query.canonical]
         self._entries[slot] = None
         self._free.append(slot)
 
     def _insert(self, query: Query) -> int:
-        found = _anchors(query.root)
-        if found is None:
-            raise ValueError(f"query {query.canonical!r} has no positive term to index")
-        anchors = sorted(set(found[1]))
-        positives = tuple(dict.fromkeys(self._leaf_id(leaf) for leaf in query.positive_leaves()))
-        evaluate = _compile(query.root, self._leaf_id)
-        entry: _Entry[K] = _Entry(query, anchors, _anchor_decides(query.root), evaluate, positives)
+        ids: dict[Hashable, int] = {}
+
+        seen: dict[int, int] = {}  # id(leaf object) -> leaf id: the tree is alive while we look
+
+        def lid(leaf: Leaf) -> int:
+            i = seen.get(id(leaf))
+            if i is not None:
+                return i
+            identity = _leaf_identity(leaf)
+            i = ids.get(identity)
+            if i is None:
+                i = ids[identity] = self._leaf_ids.get(identity, -1)
+                if i < 0:
+                    i = ids[identity] = self._new_leaf(identity, leaf)
+                self._leaf_users[i] += 1  # once per distinct query
+            seen[id(leaf)] = i
+            return i
+
+        try:
+            entry: _Entry[K] = _Entry(query, lid, self._leaf_scores.__getitem__)
+        except ValueError:
+            for i in ids.values():
+                self._release_leaf(i)
+            raise
         if self._free:
             slot = self._free.pop()
             self._entries[slot] = entry
         else:
             slot = len(self._entries)
             self._entries.append(entry)
-        self._slot_of_query[query] = slot
-        for domain, anchor in anchors:
-            self._anchor[domain].setdefault(anchor, set()).add(slot)
+        self._slot_of_query[query.canonical] = slot
+        anchored = self._anchored
+        for i in entry.anchors:
+            slots = anchored.get(i)
+            if slots is None:
+                anchored[i] = {slot}
+            else:
+                slots.add(slot)
         return slot
+
+    def _new_leaf(self, identity: Hashable, leaf: Leaf) -> int:
+        if self._free_leaves:
+            i = self._free_leaves.pop()
+            self._leaves[i] = leaf
+            self._leaf_scores[i] = _leaf_score(leaf)
+        else:
+            i = len(self._leaves)
+            self._leaves.append(leaf)
+            self._leaf_users.append(0)
+            self._leaf_scores.append(_leaf_score(leaf))
+        self._leaf_ids[identity] = i
+        domain, key, decided = _leaf_lookup(leaf)
+        (self._decided if decided else self._checked)[domain].setdefault(key, []).append(i)
+        return i
+
+    def _release_leaf(self, i: int) -> None:
+        self._leaf_users[i] -= 1
+        if self._leaf_users[i]:
+            return
+        leaf = self._leaves[i]
+        assert leaf is not None
+        domain, key, decided = _leaf_lookup(leaf)
+        table = (self._decided if decided else self._checked)[domain]
+        table[key].remove(i)
+        if not table[key]:
+            del table[key]
+        del self._leaf_ids[_leaf_identity(leaf)]
+        self._leaves[i] = None
+        self._free_leaves.append(i)
 
     def match(self, papers: Sequence[Paper]) -> list[Hit[K]]:
         """Every (key, paper) pair whose query the paper satisfies, in paper order."""
@@ -464,77 +643,108 @@ class MatchIndex(Generic[K]):
             return self._match(papers)
 
     def _match(self, papers: Iterable[PreparedPaper]) -> list[Hit[K]]:
-        hits: list[Hit[K]] = []
+        found: list[tuple[str, tuple[MatchReason, ...], dict[K, None]]] = []
         entries = self._entries
-        leaves = self._leaves
+        anchored = self._anchored
         for paper in papers:
+            true = self._true_leaves(paper)
+            candidates: set[int] = set()
+            for i in anchored.keys() & true:
+                candidates |= anchored[i]
             # Distinct queries share leaves ('video retrieval' in many ANDs and ORs): each leaf is
-            # tested, and each set of leaves explained, once per paper.
-            truths: dict[int, bool] = {}
+            # explained, and each set of true leaves merged into a `why`, once per paper.
             reasons: dict[int, list[tuple[str, list[str]]]] = {}
             whys: dict[tuple[int, ...], tuple[MatchReason, ...]] = {}
-
-            def truth(i: int, paper: PreparedPaper = paper, truths: dict[int, bool] = truths) -> bool:
-                known = truths.get(i)
-                if known is None:
-                    known = truths[i] = _leaf_true(leaves[i], paper)
-                return known
-
             arxiv_id = paper.arxiv_id
-            for slot in sorted(self._candidates(paper)):
+            for slot in sorted(candidates):
                 entry = entries[slot]
                 assert entry is not None
-                if entry.exact or entry.evaluate(truth):
-                    why = whys.get(entry.positives)
-                    if why is None:
-                        parts = []
-                        for i in entry.positives:
-                            part = reasons.get(i)
-                            if part is None and truths.get(i) is False:
-                                part = reasons[i] = []
-                            elif part is None:
-                                part = reasons[i] = _leaf_reasons(leaves[i], paper)
-                            parts.append(part)
-                        why = whys[entry.positives] = _merge_reasons(parts)
-                    hits += [Hit(key, arxiv_id, why) for key in entry.keys]
-        return hits
+                kind = entry.kind
+                if kind == _CONJ:
+                    if not (entry.pos <= true and true.isdisjoint(entry.neg)):
+                        continue
+                    if entry.groups and any(true.isdisjoint(g) for g in entry.groups):
+                        continue
+                elif kind == _GENERAL:
+                    assert entry.evaluate is not None
+                    if not entry.evaluate(true):
+                        continue
+                credited = entry.positives
+                if len(credited) > 1:
+                    credited = tuple(filter(true.__contains__, credited))
+                why = whys.get(credited)
+                if why is None:
+                    why = whys[credited] = self._why(credited, paper, reasons)
+                found.append((arxiv_id, why, entry.keys))
+        new = tuple.__new__  # what Hit(...) does, without a Python-level call per hit
+        return [new(Hit, (key, arxiv_id, why)) for arxiv_id, why, keys in found for key in keys]
 
-    def _leaf_id(self, leaf: Leaf) -> int:
-        # Leaf ids are never recycled: the table only grows by the distinct terms ever tracked.
-        i = self._leaf_ids.get(leaf)
-        if i is None:
-            i = self._leaf_ids[leaf] = len(self._leaves)
-            self._leaves.append(leaf)
-        return i
+    def _true_leaves(self, paper: PreparedPaper) -> set[int]:
+        """The ids of the indexed leaves that `paper` satisfies."""
+        true: set[int] = set()
+        decided, checked = self._decided, self._checked
+        leaves = self._leaves
+        for domain, keys in _paper_keys(paper, [bool(decided[d] or checked[d]) for d in range(_DOMAINS)]):
+            table = decided[domain]
+            if table:
+                for key in table.keys() & keys:
+                    true.update(table[key])
+            table = checked[domain]
+            if table:
+                for key in table.keys() & keys:
+                    for i in table[key]:
+                        leaf = leaves[i]
+                        assert leaf is not None
+                        if _leaf_true(leaf, paper):
+                            true.add(i)
+        return true
 
-    def _candidates(self, paper: PreparedPaper) -> set[int]:
-        found: set[int] = set()
-        for domain, keys in self._paper_keys(paper):
-            index = self._anchor[domain]
-            if index:
-                for key in index.keys() & keys:
-                    found |= index[key]
-        return found
+    def _why(
+        self, ids: tuple[int, ...], paper: PreparedPaper, reasons: dict[int, list[tuple[str, list[str]]]]
+    ) -> tuple[MatchReason, ...]:
+        parts = []
+        for i in ids:
+            part = reasons.get(i)
+            if part is None:
+                leaf = self._leaves[i]
+                assert leaf is not None
+                part = reasons[i] = _leaf_reasons(leaf, paper)
+            parts.append(part)
+        return _merge_reasons(parts)
 
-    def _paper_keys(self, paper: PreparedPaper) -> Iterator[tuple[int, set[str] | frozenset[str]]]:
-        anchor = self._anchor
-        title_words = paper.title_words
-        if anchor[_W1]:
-            yield _W1, title_words | paper.abstract_words
-        if anchor[_T1]:
-            yield _T1, title_words
-        if anchor[_W2] or anchor[_T2]:
-            title_pairs = _pairs(paper.title)
-            if anchor[_W2]:
-                yield _W2, title_pairs | _pairs(paper.abstract)
-            if anchor[_T2]:
-                yield _T2, title_pairs
-        if anchor[_AU]:
-            yield _AU, paper.author_words
-        if anchor[_CAT]:
-            yield _CAT, paper.categories
-        if anchor[_ARCH]:
-            yield _ARCH, paper.archives
+
+def _paper_keys(paper: PreparedPaper, wanted: list[bool]) -> Iterator[tuple[int, AbstractSet[str]]]:
+    """The paper's keys in each domain the index uses."""
+    if wanted[_W1]:
+        yield _W1, paper.title_words | paper.abstract_words
+    if wanted[_T1]:
+        yield _T1, paper.title_words
+    if wanted[_A1]:
+        yield _A1, paper.abstract_words
+    if wanted[_W2] or wanted[_T2] or wanted[_A2]:
+        title_pairs = _pairs(paper.title)
+        abstract_pairs = _pairs(paper.abstract)
+        if wanted[_W2]:
+            yield _W2, title_pairs | abstract_pairs
+        if wanted[_T2]:
+            yield _T2, title_pairs
+        if wanted[_A2]:
+            yield _A2, abstract_pairs
+    if wanted[_W3] or wanted[_T3] or wanted[_A3]:
+        title_triples = _triples(paper.title)
+        abstract_triples = _triples(paper.abstract)
+        if wanted[_W3]:
+            yield _W3, title_triples | abstract_triples
+        if wanted[_T3]:
+            yield _T3, title_triples
+        if wanted[_A3]:
+            yield _A3, abstract_triples
+    if wanted[_AU]:
+        yield _AU, paper.author_words
+    if wanted[_CAT]:
+        yield _CAT, paper.categories
+    if wanted[_ARCH]:
+        yield _ARCH, paper.archives
 
 
 @contextlib.contextmanager
@@ -553,6 +763,10 @@ def _gc_paused() -> Iterator[None]:
 
 def _pairs(seq: tuple[str, ...]) -> set[str]:
     return set(map(" ".join, itertools.pairwise(seq)))
+
+
+def _triples(seq: tuple[str, ...]) -> set[str]:
+    return set(map(" ".join, zip(seq, seq[1:], seq[2:], strict=False)))
 
 
 def naive_match(subscriptions: Iterable[tuple[K, Query]], papers: Sequence[Paper]) -> list[Hit[K]]:

@@ -194,6 +194,9 @@ class _Tok:
 _TERM_START = frozenset({"WORD", "QUOTED", "FIELD", "LP", "NEG", "NOT"})
 
 
+_WORD_RUN = re.compile(r'[^\s"()|]+')  # \s is str.isspace() for str patterns
+
+
 def _lex(s: str) -> list[_Tok]:
     out: list[_Tok] = []
     i, n = 0, len(s)
@@ -225,9 +228,8 @@ def _lex(s: str) -> list[_Tok]:
             out.append(_Tok("NEG", c, col))
             i += 1
         else:
-            j = i
-            while j < n and not s[j].isspace() and s[j] not in '"()|':
-                j += 1
+            m = _WORD_RUN.match(s, i)
+            j = m.end() if m else i + 1  # (c itself always starts a run: it is none of the above)
             word = s[i:j]
             i = j
             colon = word.find(":")
@@ -485,6 +487,8 @@ def _sorted_unique(children: list[Node]) -> tuple[Node, ...]:
 
 
 def _and(items: list[Node]) -> Node:
+    if len(items) == 1 and not isinstance(items[0], And):
+        return items[0]  # what the general case gives, without writing out canonical forms
     flat: list[Node] = []
     for it in items:
         flat.extend(it.children if isinstance(it, And) else (it,))
@@ -493,6 +497,8 @@ def _and(items: list[Node]) -> Node:
 
 
 def _or(items: list[Node]) -> Node:
+    if len(items) == 1 and not isinstance(items[0], Or):
+        return items[0]
     flat: list[Node] = []
     for it in items:
         flat.extend(it.children if isinstance(it, Or) else (it,))
@@ -502,7 +508,7 @@ def _or(items: list[Node]) -> Node:
 
 def _bare(text: str) -> bool:
     parts = text.split(" ")
-    return all(p and p[0] != "-" and p not in _KEYWORDS and not (_NOT_BARE & set(p)) for p in parts)
+    return all(p and p[0] != "-" and p not in _KEYWORDS and _NOT_BARE.isdisjoint(p) for p in parts)
 
 
 def _canon(node: Node) -> str:

@@ -223,7 +223,7 @@ class WordSpans:
     mapping every word of every abstract through the folding costs more than matching.
     """
 
-    __slots__ = ("_ends", "_f_starts", "_maps", "_o_starts", "_text", "words")
+    __slots__ = ("_ascii", "_ends", "_f_starts", "_maps", "_o_starts", "_text", "words")
 
     def __init__(self, text: str) -> None:
         self._text = text
@@ -246,6 +246,7 @@ class WordSpans:
                 self._maps.append(local)
                 f += len(local)
             o += len(piece)
+        self._ascii = len(self._maps) == 1  # one ASCII segment: folded offsets are the original ones
         split = _WORD_SPLIT.split("".join(parts))
         # Separators and words alternate; their running lengths are the word bounds (computed in C).
         self._ends = list(itertools.accumulate(map(len, split)))
@@ -256,6 +257,8 @@ class WordSpans:
 
     def span(self, k: int) -> tuple[int, int]:
         """(start, end) in the original text of word `k`, trailing accents included."""
+        if self._ascii:
+            return self._ends[2 * k], self._ends[2 * k + 1]
         start = self._original(self._ends[2 * k])
         end = self._original(self._ends[2 * k + 1] - 1) + 1
         text = self._text

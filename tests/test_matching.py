@@ -281,3 +281,54 @@ def test_a_title_containing_the_phrase_always_matches(before: str, phrase: str, 
     assert q.matches(prepare(p))
     hits = MatchIndex.build([(0, q)]).match([p])
     assert len(hits) == 1 and hits[0].in_title
+
+
+def test_long_phrases_are_verified_word_by_word() -> None:
+    subs = [
+        (1, parse("text to video retrieval")),
+        (2, parse('ti:"video retrieval with clip"')),
+        (3, parse('abs:"retrieval with clip"')),
+    ]
+    near = paper("Text to video and video retrieval with CLIP", "text to video, then retrieval with clip")
+    exact = paper("Text-to-video retrieval", "Video retrieval with CLIP.")
+    index = MatchIndex.build(subs)
+    got = sorted((h.key, h.arxiv_id) for h in index.match([near, exact]))
+    assert got == sorted((h.key, h.arxiv_id) for h in naive_match(subs, [near, exact]))
+    assert got == sorted([(1, exact.arxiv_id), (2, near.arxiv_id), (3, near.arxiv_id), (3, exact.arxiv_id)])
+
+
+_LONG_QUERIES = st.one_of(
+    _QUERIES,
+    st.lists(_QWORDS, min_size=3, max_size=5).map(" ".join),
+    st.tuples(_QPHRASES, _QPHRASES).map(lambda t: f"({t[0]} OR au:smith) -({t[1]} OR cat:cs.CV)"),
+    st.tuples(_QPHRASES, _QPHRASES).map(lambda t: f"NOT ({t[0]} AND {t[1]}) {t[1]} OR ti:{t[0]}"),
+)
+
+
+@QUICK
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.one_of(st.none(), _LONG_QUERIES)), min_size=1, max_size=14),
+    st.lists(_PAPERS, min_size=1, max_size=5, unique_by=lambda p: p.arxiv_id),
+)
+def test_an_index_kept_up_to_date_agrees_with_a_naive_scan(
+    ops: list[tuple[int, str | None]], papers: list[Paper]
+) -> None:
+    """Adds, replacements and removals (queries sharing terms come and go) leave a correct index."""
+    index: MatchIndex[int] = MatchIndex()
+    current: dict[int, Query] = {}
+    for key, text in ops:
+        if text is None:
+            index.remove(key)
+            current.pop(key, None)
+            continue
+        try:
+            q = parse(text)
+        except QueryError:
+            continue
+        index.add(key, q)
+        current[key] = q
+        assert len(index) == len(current)
+    fast = index.match(papers)
+    slow = naive_match(list(current.items()), papers)
+    assert sorted(map(_key, fast)) == sorted(map(_key, slow))
+    assert len(fast) == len(set(map(_key, fast)))
