@@ -23,8 +23,12 @@ def create_adapters(config: Config, only: str | None = None) -> list[Adapter]:
             from adapters.console import ConsoleAdapter
 
             adapters.append(ConsoleAdapter.from_stdio())
-        elif name in ("slack", "discord"):
-            raise ConfigError(f"the {name} adapter is not available in this version yet")
+        elif name == "slack":
+            raise ConfigError("the slack adapter is not available in this version yet")
+        elif name == "discord":
+            from adapters.discord import DiscordAdapter
+
+            adapters.append(DiscordAdapter.from_config(config))
         else:
             raise ConfigError(f"unknown adapter {name!r} (use console, slack or discord)")
     return adapters

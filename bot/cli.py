@@ -50,6 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--adapter", choices=ADAPTERS, help="run only this adapter")
 
+    harvest = sub.add_parser(
+        "harvest", parents=[late_config], help="harvest today's arXiv announcements now and print a summary"
+    )
+    harvest.add_argument(
+        "--dry-run", action="store_true", help="fetch and count, but store nothing (no database write)"
+    )
+
+    discord = sub.add_parser("discord", help="Discord tools")
+    discord_sub = discord.add_subparsers(dest="discord_command", metavar="ACTION", required=True)
+    discord_sub.add_parser(
+        "invite-url",
+        parents=[late_config],
+        help="print the URL that adds the bot to a server, with exactly the permissions it needs",
+    )
+
     cfg = sub.add_parser("config", help="configuration tools")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     cfg_sub.add_parser(
@@ -87,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return _run(config, args.adapter)
+    if args.command == "harvest":
+        return _harvest(config, dry_run=args.dry_run)
+    if args.command == "discord":
+        from adapters.discord.invite import cli_invite_url
+
+        return cli_invite_url(config)
     parser.print_help()
     return 2
 
@@ -109,6 +130,18 @@ def _run(config: Config, adapter: str | None) -> int:
         print(f"paperbot: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _harvest(config: Config, *, dry_run: bool) -> int:
+    from bot.ingest import run_harvest_command
+
+    try:
+        return asyncio.run(run_harvest_command(config, dry_run=dry_run, out=sys.stdout))
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigError, StorageError) as exc:
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _serve(config: Config, adapter: str | None) -> None:

@@ -1,0 +1,226 @@
+"""The Discord adapter: lifecycle, slash commands, digests and DMs over one discord.py client.
+
+Intents are the unprivileged minimum: `guilds` (channels, roles and permissions
+for posting) and `dm_messages` (DMs to the bot carry their content without the
+privileged message_content intent). Mentions are disabled on everything sent,
+so text a user typed can never ping a channel or role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import discord
+
+from adapters.discord.commands import SlashCommands
+from adapters.discord.endpoints import redirect
+from adapters.discord.invite import TOKEN_HELP
+from adapters.discord.posting import Poster, unreachable
+from adapters.discord.render import reply_messages
+from bot.config import Config, DiscordConfig, Secret
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError
+from bot.models import ChannelRef, DirectMessage, Platform, PlatformLimits, Post, PostRef, Reply, UserRef
+from bot.ports import Inbox, OnPosted
+
+log = logging.getLogger(__name__)
+
+# Discord closes the gateway with 4004 when the token is rejected there.
+AUTHENTICATION_FAILED = 4004
+
+
+class _Client(discord.Client):
+    """discord.py's client, with DMs handed to the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: object) -> None:
+        # paperbot has no voice: discord.py's warnings about missing voice libraries are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(**options)  # type: ignore[arg-type]
+        self._adapter = adapter
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self._adapter.on_message(message)
+
+
+class DiscordAdapter:
+    """paperbot on Discord through discord.py."""
+
+    name = "discord"
+    # Discord allows about 5 messages per 5 seconds in one channel.
+    limits = PlatformLimits(
+        max_message_chars=2000, max_cards_per_message=10, posts_per_second_per_channel=1.0
+    )
+
+    def __init__(
+        self,
+        token: Secret,
+        settings: DiscordConfig | None = None,
+        *,
+        ready_timeout: float = 60.0,
+        guild_ready_timeout: float = 2.0,
+        defer_after: float = 1.5,
+    ) -> None:
+        self.settings = settings or DiscordConfig()
+        if self.settings.manage_permission not in discord.Permissions.VALID_FLAGS:
+            raise ConfigError(
+                f"discord.manage_permission: {self.settings.manage_permission!r} is not a Discord permission "
+                "(e.g. manage_channels, manage_guild, manage_messages)"
+            )
+        self._token = token
+        self._ready_timeout = ready_timeout
+        self._guild_ready_timeout = guild_ready_timeout
+        self._defer_after = defer_after
+        self._client: _Client | None = None
+        self._connection: asyncio.Task[None] | None = None
+        self._undo_redirect: Callable[[], None] | None = None
+        self._inbox: Inbox | None = None
+        self._poster: Poster | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> DiscordAdapter:
+        if config.secrets.discord_token is None:
+            raise ConfigError(f"the discord adapter needs DISCORD_TOKEN: {TOKEN_HELP}")
+        return cls(config.secrets.discord_token, config.discord)
+
+    @property
+    def client(self) -> discord.Client:
+        if self._client is None:
+            raise RuntimeError("the Discord adapter is not started")
+        return self._client
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self, inbox: Inbox) -> None:
+        """Log in, connect the gateway, wait for READY, sync the slash commands."""
+        self._inbox = inbox
+        self._undo_redirect = redirect(self.settings.api_url, self.settings.gateway_url)
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.dm_messages = True
+        client = self._client = _Client(
+            self,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=self._guild_ready_timeout,
+        )
+        commands = SlashCommands(
+            inbox, manage_permission=self.settings.manage_permission, defer_after=self._defer_after
+        )
+        tree = commands.tree(client)
+        self._poster = Poster(client)
+        try:
+            try:
+                await client.login(self._token.reveal())
+            except discord.LoginFailure:
+                raise PlatformAuthError(f"Discord rejected DISCORD_TOKEN: {TOKEN_HELP}") from None
+            self._connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+            await self._wait_until_ready(client, self._connection)
+            await self._sync(tree)
+        except BaseException:
+            await self.stop()
+            raise
+        self._connection.add_done_callback(self._connection_ended)
+        log.info("connected to Discord as %s in %d server(s)", client.user, len(client.guilds))
+
+    def _connection_ended(self, connection: asyncio.Task[None]) -> None:
+        # discord.py reconnects by itself; the task only ends on close or on a fatal gateway
+        # error (token revoked, ...). Then the bot is deaf on Discord: shut down rather than idle.
+        if connection.cancelled() or self._client is None:  # stop() clears _client first
+            return
+        log.error("the Discord gateway connection ended for good: %r", connection.exception())
+        if self._inbox is not None:
+            self._inbox.request_stop()
+
+    async def _wait_until_ready(self, client: discord.Client, connection: asyncio.Task[None]) -> None:
+        ready = asyncio.create_task(client.wait_until_ready())
+        try:
+            done, _ = await asyncio.wait(
+                {ready, connection}, timeout=self._ready_timeout, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            ready.cancel()
+        if ready in done:
+            return
+        if connection in done:
+            exc = connection.exception()
+            if isinstance(exc, discord.ConnectionClosed) and exc.code == AUTHENTICATION_FAILED:
+                raise PlatformAuthError(f"Discord's gateway rejected DISCORD_TOKEN: {TOKEN_HELP}")
+            raise PaperbotError(f"the Discord gateway closed before it was ready: {exc!r}")
+        raise PaperbotError(f"the Discord gateway was not ready after {self._ready_timeout:g} s")
+
+    async def _sync(self, tree: discord.app_commands.CommandTree[discord.Client]) -> None:
+        guild_id = self.settings.dev_guild_id
+        if not guild_id:
+            synced = await tree.sync()
+            log.info(
+                "synced %d slash commands globally (Discord may take a while to show changes)", len(synced)
+            )
+            return
+        guild = discord.Object(guild_id)
+        tree.copy_global_to(guild=guild)
+        try:
+            synced = await tree.sync(guild=guild)
+        except discord.Forbidden as exc:
+            raise ConfigError(
+                f"discord.dev_guild_id: cannot register commands in server {guild_id} ({exc.text}): paperbot "
+                "is not in it, or was invited without the applications.commands scope "
+                "(`paperbot discord invite-url`)"
+            ) from None
+        log.info("synced %d slash commands to server %d", len(synced), guild_id)
+
+    async def stop(self) -> None:
+        """Close the gateway and HTTP session; safe after a failed or no start."""
+        client, connection = self._client, self._connection
+        self._client = self._connection = None
+        if client is not None:
+            await client.close()
+        if connection is not None:
+            connection.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connection
+        if self._undo_redirect is not None:
+            self._undo_redirect()
+            self._undo_redirect = None
+
+    # -- the port ----------------------------------------------------------
+
+    async def post(
+        self,
+        channel: ChannelRef,
+        post: Post,
+        *,
+        resume: PostRef | None = None,
+        on_posted: OnPosted | None = None,
+    ) -> PostRef:
+        if self._poster is None or self._client is None:
+            raise RuntimeError("the Discord adapter is not started")
+        return await self._poster.post(channel, post, resume=resume, on_posted=on_posted)
+
+    async def send_dm(self, user: UserRef, reply: Reply) -> None:
+        where = f"a DM to {user.name or user.user_id}"
+        try:
+            channel = await self.client.create_dm(discord.Object(int(user.user_id)))
+            await self._send(channel, reply)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise unreachable(exc, where) from None
+
+    # -- events ------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A DM from a person: the core answers (abstract or help). Everything else is ignored."""
+        if message.author.bot or not isinstance(message.channel, discord.DMChannel) or self._inbox is None:
+            return
+        user = UserRef(Platform.DISCORD, str(message.author.id), message.author.name)
+        try:
+            async with message.channel.typing():
+                reply = await self._inbox.direct_message(DirectMessage(user, message.content))
+            await self._send(message.channel, reply)
+        except discord.HTTPException as exc:
+            log.warning("could not answer a DM from %s: %s", user.user_id, exc)
+
+    @staticmethod
+    async def _send(channel: discord.abc.Messageable, reply: Reply) -> None:
+        for part in reply_messages(reply):
+            await channel.send(part.content or None, embeds=part.embeds)

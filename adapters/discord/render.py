@@ -1,0 +1,126 @@
+"""Core replies, cards and digests as Discord messages and embeds, within Discord's limits.
+
+Limits (https://discord.com/developers/docs/resources/message): 2000 characters of
+content, 10 embeds a message, embed title 256 and description 4096, and 6000
+characters over all embeds of one message. Core text is plain, so it is escaped
+for Discord's markdown; links are the only markup added here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.models import Card, Post, Reply
+
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_EMBED_TOTAL = 6000
+MAX_THREAD_NAME = 100
+EMBED_COLOUR = discord.Colour(0xB31B1B)  # arXiv's red
+
+
+@dataclass
+class Message:
+    """One Discord message to send: content and/or embeds."""
+
+    content: str = ""
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    return discord.utils.escape_markdown(text)
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:
+    """`text` in chunks of at most `limit` characters, cut at line breaks where possible."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single overlong line: cut it hard
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not chunks:
+        chunks.append(current)
+    return chunks
+
+
+def card_embed(card: Card) -> discord.Embed:
+    """One paper as an embed: linked title; authors, meta, TL;DR, links and matched queries below."""
+    parts = []
+    if card.authors:
+        parts.append(f"*{escape(card.authors)}*")
+    parts.extend(escape(m) for m in card.meta if m)
+    if card.body:
+        parts.append(escape(card.body))
+    if card.links:
+        parts.append(" · ".join(f"[{escape(link.label)}]({link.url})" for link in card.links))
+    if card.footer:
+        parts.append(escape(card.footer))
+    description = "\n".join(parts)
+    if len(description) > MAX_DESCRIPTION:
+        # Keep the links and the matched queries: shorten the body, the longest part.
+        body = escape(card.body)
+        excess = len(description) - MAX_DESCRIPTION
+        description = description.replace(body, shorten(body, max(len(body) - excess, 1)), 1)
+        description = shorten(description, MAX_DESCRIPTION)
+    return discord.Embed(
+        title=shorten(escape(card.title), MAX_TITLE),
+        url=card.url or None,
+        description=description or None,
+        colour=EMBED_COLOUR,
+    )
+
+
+def reply_messages(reply: Reply) -> list[Message]:
+    """A reply as messages: its text (split at 2000 characters), then its cards in batches."""
+    messages = [Message(chunk) for chunk in split_text(escape(reply.text))] if reply.text else []
+    for card in reply.cards:
+        embed = card_embed(card)
+        last = messages[-1] if messages else None
+        if (
+            last is None
+            or len(last.embeds) >= MAX_EMBEDS
+            or sum(len(e) for e in last.embeds) + len(embed) > MAX_EMBED_TOTAL
+        ):
+            last = Message()
+            messages.append(last)
+        last.embeds.append(embed)
+    return messages or [Message("Done.")]
+
+
+def parent_text(post: Post) -> str:
+    """The digest's parent message: header and per-query lines, cut to fit one message."""
+    lines = [escape(post.header)]
+    for i, line in enumerate(post.lines):
+        more = f"… and {len(post.lines) - i} more"
+        tail = [more] if i < len(post.lines) - 1 else []
+        if len("\n".join([*lines, escape(line), *tail])) > MAX_CONTENT:
+            lines.append(more)
+            break
+        lines.append(escape(line))
+    return shorten("\n".join(lines), MAX_CONTENT)
+
+
+def thread_name(post: Post) -> str:
+    return shorten(post.header, MAX_THREAD_NAME) or "arXiv digest"
+
+
+def footer_text(post: Post) -> str:
+    return shorten(escape(post.footer), MAX_CONTENT)

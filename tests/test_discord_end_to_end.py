@@ -1,0 +1,136 @@
+"""The user's story on Discord, as an operator runs it: `paperbot run --adapter discord` in a process.
+
+The fake Discord and the fake arXiv run in this test; paperbot runs as a user runs it, with the
+token in the environment and a config.toml pointing it at both fakes. A reading group tracks a
+topic, the day's announcements are harvested by `paperbot harvest` in a second process against the
+same database, `/digest` posts one parent, one thread and one embed per matching paper, and a DM
+of an arXiv id gets the abstract back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.discord.render import escape, shorten
+from bot.arxiv_calendar import ARXIV_TZ
+from tests.fakes.arxiv_server import FakeArxiv, load_sample
+from tests.fakes.discord_server import ALICE, PAPERS_ID, TOKEN, FakeDiscord, running
+
+PAPERS = load_sample()
+MATCHING = PAPERS[:8]  # video retrieval papers
+OFF_TOPIC = [
+    replace(
+        PAPERS[0],
+        arxiv_id=f"2510.9{n:04d}",
+        title=f"Semi-Supervised Graph Learning {n}",
+        abstract="We study label propagation on graphs. It works well.",
+    )
+    for n in range(4)
+]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with running() as server:
+        yield server
+
+
+def write_config(tmp_path: Path, fake: FakeDiscord, arxiv: FakeArxiv) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[bot]\n"
+        f'database = "{tmp_path / "bot.db"}"\n'
+        "[arxiv]\n"
+        f'api_url = "{arxiv.api_url}"\n'
+        f'feed_url = "{arxiv.feed_url}"\n'
+        'categories = ["cs"]\n'
+        "min_interval_s = 0.05\n"
+        "timeout_s = 2\n"
+        "max_retries = 1\n"
+        "[discord]\n"
+        f'api_url = "{fake.api_url}"\n'
+        f'gateway_url = "{fake.gateway_url}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def environment(config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "PAPERBOT_"))}
+    return {**env, "DISCORD_TOKEN": TOKEN, "PAPERBOT_CONFIG": str(config)}
+
+
+async def paperbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
+    tmp_path: Path, fake: FakeDiscord, arxiv_server: FakeArxiv
+) -> None:
+    arxiv_server.announce(OFF_TOPIC + MATCHING, datetime.now(ARXIV_TZ).date())
+    env = environment(write_config(tmp_path, fake, arxiv_server))
+    bot = await paperbot("run", "--adapter", "discord", env=env)
+    try:
+        # Importing discord.py and connecting takes a few seconds on a small machine.
+        await fake.wait_until(lambda: fake.connected and bool(fake.synced), within=60)
+
+        tracked = await fake.command("track", query="video retrieval")
+        assert tracked.text.startswith('Now tracking "video retrieval"'), tracked.text
+
+        harvest = await paperbot("harvest", env=env)
+        out, err = await asyncio.wait_for(harvest.communicate(), 60)
+        assert harvest.returncode == 0, err.decode()
+        assert "GET" in out.decode()
+
+        digest = await fake.command("digest")
+        assert digest.text == "Posted a digest with 8 papers.", digest.text
+
+        [parent] = fake.messages(PAPERS_ID)
+        assert parent["content"].startswith("arXiv digest for")
+        [thread] = fake.threads(PAPERS_ID)
+        assert thread.id == int(parent["id"])
+        embeds = [e for m in thread.messages for e in m["embeds"]]
+        assert all(len(m["embeds"]) == 1 for m in thread.messages)
+        assert sorted(e["url"] for e in embeds) == sorted(p.abs_url for p in MATCHING)
+
+        paper = MATCHING[0]
+        dm = await fake.dm(ALICE, f"https://arxiv.org/abs/{paper.arxiv_id}")
+        await fake.wait_until(lambda: len(dm.messages) >= 2, within=30)
+        [abstract] = dm.messages[1]["embeds"]
+        assert abstract["title"] == shorten(escape(paper.title), 256)
+        assert abstract["url"] == paper.abs_url
+    finally:
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    log = stderr.decode()
+    assert bot.returncode == 0, log
+    assert "Traceback" not in log and TOKEN not in log
+
+
+async def test_paperbot_run_with_a_bad_token_exits_2_with_a_clear_message(
+    tmp_path: Path, fake: FakeDiscord, arxiv_server: FakeArxiv
+) -> None:
+    env = {**environment(write_config(tmp_path, fake, arxiv_server)), "DISCORD_TOKEN": "revoked-token"}
+    bot = await paperbot("run", "--adapter", "discord", env=env)
+    _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    log = stderr.decode()
+    assert bot.returncode == 2, log
+    assert "Discord rejected DISCORD_TOKEN" in log and "Traceback" not in log and "revoked-token" not in log
