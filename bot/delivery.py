@@ -28,6 +28,8 @@ from storage.deliveries import DigestRecord, LedgerEntry
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_CHANNELS = 64
+# From this many subscriptions on, a run matches with the index kept between runs.
+PERSISTENT_INDEX_FROM = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,9 @@ class Deliverer:
         self._slots = asyncio.Semaphore(concurrency)
         # One delivery per channel at a time: the scheduled job and /digest must not race.
         self._channel_locks: dict[ChannelRef, asyncio.Lock] = {}
+        # The index over all subscriptions, synced (not rebuilt) on each run; one run at a time.
+        self._index = digest.SubscriptionIndex()
+        self._index_lock = asyncio.Lock()
 
     async def deliver_many(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
         """Deliver every channel concurrently (bounded); one failing never affects the others."""
@@ -105,7 +110,12 @@ class Deliverer:
             return {}
         candidates = await self.store.papers.harvested_since(min(s.created_at for s in subs))
         delivered = {c: await self.store.deliveries.delivered_ids(c) for c in {s.channel for s in subs}}
-        return digest.matches(subs, candidates, delivered)
+        if len(subs) < PERSISTENT_INDEX_FROM:  # one channel's /digest or job: a small index is quicker
+            return await asyncio.to_thread(digest.matches, subs, candidates, delivered)
+        async with self._index_lock:
+            # In a thread: at 100,000 subscriptions matching takes a second or two, and the
+            # event loop must keep answering slash commands and gateway heartbeats meanwhile.
+            return await asyncio.to_thread(digest.matches, subs, candidates, delivered, self._index)
 
     async def deliver(
         self, channel: ChannelRef, *, on_request: bool = False, matches: list[digest.Entry] | None = None
@@ -146,9 +156,11 @@ class Deliverer:
         settings = await self.store.channels.settings(channel)
         plan = digest.plan(entries, settings.max_papers or self.config.digest.max_papers)
         ledger = [
-            LedgerEntry(e.paper.arxiv_id, i, e.queries, json.dumps(e.why(), ensure_ascii=False), state)
-            for i, (e, state) in enumerate(
-                [(e, "pending") for e in plan.shown] + [(e, "overflow") for e in plan.rest]
+            LedgerEntry(
+                e.paper.arxiv_id, i, e.queries, json.dumps(e.why(words=shown), ensure_ascii=False), state
+            )
+            for i, (e, shown, state) in enumerate(
+                [(e, True, "pending") for e in plan.shown] + [(e, False, "overflow") for e in plan.rest]
             )
         ]
         days = [e.paper.announced for e in entries if e.paper.announced]

@@ -7,6 +7,7 @@ entry listing all of them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from bot.matching import Hit, MatchIndex
 from bot.models import Card, ChannelRef, Link, Paper, Subscription
-from bot.query import QueryError, parse
+from bot.query import Query, QueryError, parse
 from bot.tldr import shorten, tldr
 
 AUTHORS_SHOWN = 3
@@ -33,32 +34,66 @@ class Entry:
     def in_title(self) -> bool:
         return any(h.in_title for h in self.hits)
 
-    def why(self) -> list[dict[str, Any]]:
-        """What matched, per query: the ledger keeps this and cards are drawn from it."""
+    def why(self, *, words: bool = True) -> list[dict[str, Any]]:
+        """What matched, per query: the ledger keeps this and cards are drawn from it.
+
+        Without `words`, only the queries: finding the matched words in the paper is the costly
+        part of matching, and a paper that will never be shown (over the cap) does not need them.
+        """
         return [
-            {"query": q, "why": [{"field": r.field, "terms": list(r.terms)} for r in h.why]}
+            {"query": q, "why": [{"field": r.field, "terms": list(r.terms)} for r in h.why] if words else []}
             for q, h in zip(self.queries, self.hits, strict=True)
         ]
+
+
+# Stored queries are canonical text: parsing each distinct one once per process is enough.
+_parse_stored = functools.lru_cache(maxsize=1 << 17)(parse)
+
+
+class SubscriptionIndex:
+    """The match index over stored subscriptions, kept from one digest run to the next.
+
+    Subscriptions change a few at a time, while every run matches against all of them: a sync
+    parses and indexes only what changed (building from scratch took ~2.5 s at 100,000).
+    """
+
+    def __init__(self) -> None:
+        self.index: MatchIndex[int] = MatchIndex()
+        self._texts: dict[int, str] = {}  # subscription id -> the query text indexed for it
+
+    def sync(self, subscriptions: Iterable[Subscription]) -> MatchIndex[int]:
+        current = {s.id: s.query for s in subscriptions}
+        for sub_id in self._texts.keys() - current.keys():
+            self.index.remove(sub_id)
+            del self._texts[sub_id]
+        for sub_id, text in current.items():
+            if self._texts.get(sub_id) == text:
+                continue
+            self._texts[sub_id] = text
+            try:
+                query: Query = _parse_stored(text)
+            except QueryError:
+                # Stored before a grammar change: /tracked still lists it, /untrack removes it.
+                self.index.remove(sub_id)
+                continue
+            self.index.add(sub_id, query)
+        return self.index
 
 
 def matches(
     subscriptions: Sequence[Subscription],
     candidates: Iterable[tuple[Paper, datetime]],
     delivered: Mapping[ChannelRef, set[str]],
+    index: SubscriptionIndex | None = None,
 ) -> dict[ChannelRef, list[Entry]]:
     """Each channel's new matches, ranked: one index over all the subscriptions, one pass over the papers.
 
     `candidates` are (paper, harvested_at); `delivered` holds, per channel, the papers it already
     got. A subscription only gets papers harvested after it was created: tracking a topic does
-    not replay the past into the next digest.
+    not replay the past into the next digest. `index`, when given, is synced to `subscriptions`
+    and kept for the next call.
     """
-    queries = {}
-    for s in subscriptions:
-        try:
-            queries[s.id] = parse(s.query)
-        except QueryError:
-            continue  # stored before a grammar change: /tracked still lists it, /untrack removes it
-    index = MatchIndex.build(queries.items())
+    matcher = (index or SubscriptionIndex()).sync(subscriptions)
     harvested = {}
     papers = []
     for paper, at in candidates:
@@ -66,7 +101,7 @@ def matches(
         papers.append(paper)
     by_id = {s.id: s for s in subscriptions}
     grouped: dict[tuple[ChannelRef, str], list[Hit[int]]] = {}
-    for hit in index.match(papers):
+    for hit in matcher.match(papers):
         sub = by_id[hit.key]
         if harvested[hit.arxiv_id] >= sub.created_at and hit.arxiv_id not in delivered.get(sub.channel, ()):
             grouped.setdefault((sub.channel, hit.arxiv_id), []).append(hit)

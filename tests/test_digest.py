@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import digest
+from pytest import MonkeyPatch
+
+from bot import delivery, digest
 from bot.app import App, delivery_job_id
 from bot.config import Config
-from bot.models import ChannelRef, Paper, Platform
+from bot.models import ChannelRef, Paper, Platform, Subscription
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
 
@@ -271,6 +273,49 @@ async def test_a_channel_whose_settings_change_while_its_job_runs_keeps_one_job(
         await app.scheduler.run_now(job)
         assert app.scheduler.job_ids().count(job) == 1
     assert len(parents(adapter)) == 1 and len(adapter.messages) == 2
+
+
+def sub(sub_id: int, query: str, channel: ChannelRef = GENERAL) -> Subscription:
+    return Subscription(sub_id, channel, query, query, "ada", TRACKED_AT)
+
+
+def test_the_kept_index_follows_added_changed_and_removed_subscriptions() -> None:
+    papers = [(paper(1, "Video Retrieval at Scale"), HARVESTED_AT), (paper(2, "Sparse Codes"), HARVESTED_AT)]
+    kept = digest.SubscriptionIndex()
+
+    def found(subs: list[Subscription]) -> dict[str, list[str]]:
+        got = digest.matches(subs, papers, {}, kept)
+        fresh = digest.matches(subs, papers, {})  # the same answer as an index built from scratch
+        as_ids = {c.channel_id: [e.paper.arxiv_id for e in entries] for c, entries in got.items()}
+        assert as_ids == {c.channel_id: [e.paper.arxiv_id for e in es] for c, es in fresh.items()}
+        return as_ids
+
+    assert found([sub(1, "video retrieval"), sub(2, "sparse codes", VISION)]) == {
+        "general": ["2611.00001"],
+        "vision": ["2611.00002"],
+    }
+    # #general's query was edited in the database, #vision untracked, #nlp added, one row is garbage.
+    changed = [sub(1, "sparse codes"), sub(3, "video retrieval", NLP), sub(4, '"unbalanced')]
+    assert found(changed) == {"general": ["2611.00002"], "nlp": ["2611.00001"]}
+    assert len(kept.index) == 2
+    assert found([]) == {} and len(kept.index) == 0
+
+
+async def test_a_large_run_matches_through_the_kept_index(config: Config, monkeypatch: MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "PERSISTENT_INDEX_FROM", 1)
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await track(app, "sparse codes", VISION)
+        await harvest(app, clock, [paper(1, "Video Retrieval at Scale"), paper(2, "Sparse Codes")])
+        clock.now = DELIVER_AT
+        outcomes = await app.deliver_channels([GENERAL, VISION])
+        await app.command(command("/untrack sparse codes", VISION))
+        await track(app, "video retrieval", VISION)  # a new subscription only gets later papers
+        await harvest(app, clock, [paper(3, "Video Retrieval Again")], at=HARVESTED_AT + timedelta(days=1))
+        again = await app.deliver_channels([GENERAL, VISION])
+    assert [o.posted for o in outcomes] == [1, 1] and [o.posted for o in again] == [1, 1]
+    assert adapter.thread(parents(adapter, VISION)[1]) == ["Video Retrieval Again"]
 
 
 def test_ranking_is_title_then_number_of_queries_then_newest() -> None:

@@ -257,6 +257,9 @@ def test_index_agrees_with_a_naive_scan(texts: list[str], papers: list[Paper]) -
     assume(subs)
     fast = MatchIndex.build(subs).match(papers)
     slow = naive_match(subs, papers)
+    # Ranking asks `in_title` before anything is explained: the shortcut must agree with the reasons.
+    title_first = [h.in_title for h in fast]
+    assert title_first == [any(r.field == "title" for r in h.why) for h in fast]
     assert sorted(map(_key, fast)) == sorted(map(_key, slow))
 
 
