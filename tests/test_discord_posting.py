@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.discord import DiscordAdapter
-from adapters.discord.render import escape
+from adapters.discord.render import card_embed, escape
 from bot.app import App
 from bot.config import ArxivConfig, Config, DiscordConfig, Secret
 from bot.errors import ChannelUnreachable
@@ -304,3 +304,14 @@ async def test_a_digest_through_the_app_with_the_fake_arxiv(
     assert thread.id == int(parent["id"])
     embeds = [m["embeds"][0] for m in thread.messages if m["embeds"]]
     assert len(papers) == 3 and sorted(e["url"] for e in embeds) == sorted(p.abs_url for p in papers)
+
+
+def test_matched_words_are_bold_in_the_tldr_and_paper_text_stays_escaped() -> None:
+    paper_card = Card(
+        "Video Retrieval at Scale",
+        "https://arxiv.org/abs/2510.00001",
+        body="TL;DR: We make *video retrieval* fast; video retrievers too.",
+        highlights=("video retrieval",),
+    )
+    description = card_embed(paper_card).description or ""
+    assert "We make \\***video retrieval**\\* fast; video retrievers too." in description

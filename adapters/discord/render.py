@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.highlight import marked
 from bot.models import Card, Post, Reply
 
 MAX_CONTENT = 2000
@@ -67,8 +68,9 @@ def card_embed(card: Card) -> discord.Embed:
     if card.authors:
         parts.append(f"*{escape(card.authors)}*")
     parts.extend(escape(m) for m in card.meta if m)
-    if card.body:
-        parts.append(escape(card.body))
+    body = marked(card.body, card.highlights, escape, lambda s: f"**{s}**")  # the matched words in bold
+    if body:
+        parts.append(body)
     if card.links:
         parts.append(" · ".join(f"[{escape(link.label)}]({link.url})" for link in card.links))
     if card.footer:
@@ -76,7 +78,6 @@ def card_embed(card: Card) -> discord.Embed:
     description = "\n".join(parts)
     if len(description) > MAX_DESCRIPTION:
         # Keep the links and the matched queries: shorten the body, the longest part.
-        body = escape(card.body)
         excess = len(description) - MAX_DESCRIPTION
         description = description.replace(body, shorten(body, max(len(body) - excess, 1)), 1)
         description = shorten(description, MAX_DESCRIPTION)
