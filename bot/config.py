@@ -73,6 +73,9 @@ class ScheduleConfig:
 @dataclass(frozen=True, slots=True)
 class DigestConfig:
     max_papers: int = 15  # default cap of papers in one digest
+    # How far back a digest looks for undelivered papers (a channel paused or unreachable for
+    # longer gets only the most recent ones); it also bounds how many papers each run matches.
+    lookback_days: int = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,10 @@ _PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "harvest_time": lambda v: parse_post_time(_expect(str, "a time")(v), allow_asap=False),
         "harvest_timezone": lambda v: parse_timezone(_expect(str, "a timezone")(v)),
     },
-    "digest": {"max_papers": lambda v: parse_max_papers(_expect(int, "a number")(v))},
+    "digest": {
+        "max_papers": lambda v: parse_max_papers(_expect(int, "a number")(v)),
+        "lookback_days": lambda v: int(_positive("a number of days", 90)(v)),
+    },
     "arxiv": {
         "api_url": _url,
         "feed_url": _url,

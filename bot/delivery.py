@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import digest
 from bot.config import Config
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_CHANNELS = 64
 # From this many subscriptions on, a run matches with the index kept between runs.
 PERSISTENT_INDEX_FROM = 1_000
+# Up to this many channels, their subscriptions are read channel by channel rather than all.
+FEW_CHANNELS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +104,17 @@ class Deliverer:
         self, channels: Sequence[ChannelRef] | None = None
     ) -> dict[ChannelRef, list[digest.Entry]]:
         """Per channel (all of them by default), the matches not yet delivered there, ranked."""
-        subs = await self.store.subscriptions.all()
-        if channels is not None:
-            wanted = set(channels)
-            subs = [s for s in subs if s.channel in wanted]
+        if channels is not None and len(channels) <= FEW_CHANNELS:  # a channel's own job, /digest
+            subs = [s for c in dict.fromkeys(channels) for s in await self.store.subscriptions.for_channel(c)]
+        else:
+            subs = await self.store.subscriptions.all()
+            if channels is not None:
+                wanted = set(channels)
+                subs = [s for s in subs if s.channel in wanted]
         if not subs:
             return {}
-        candidates = await self.store.papers.harvested_since(min(s.created_at for s in subs))
+        window = self.clock() - timedelta(days=self.config.digest.lookback_days)
+        candidates = await self.store.papers.harvested_since(max(window, min(s.created_at for s in subs)))
         delivered = {c: await self.store.deliveries.delivered_ids(c) for c in {s.channel for s in subs}}
         if len(subs) < PERSISTENT_INDEX_FROM:  # one channel's /digest or job: a small index is quicker
             return await asyncio.to_thread(digest.matches, subs, candidates, delivered)

@@ -44,6 +44,8 @@ def test_the_example_config_is_valid_and_documents_every_key() -> None:
         ('[schedule]\ntimezone = "Mars/Olympus"', 'schedule.timezone: "Mars/Olympus" is not a timezone'),
         ("[digest]\nmax_papers = 0", "digest.max_papers: 0 papers is out of range"),
         ("[digest]\nmax_papers = true", "digest.max_papers: True is not a number"),
+        ("[digest]\nlookback_days = 0", "digest.lookback_days: "),
+        ("[digest]\nlookback_days = 365", "digest.lookback_days: "),
         ('[bot]\nadapter = "irc"', "bot.adapter: 'irc' is not one of auto, console, slack, discord"),
         ("[bot]\ncolour = 1", "bot.colour: unknown key"),
         ("[nope]\nx = 1", "[nope]: unknown section"),

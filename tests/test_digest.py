@@ -318,6 +318,23 @@ async def test_a_large_run_matches_through_the_kept_index(config: Config, monkey
     assert adapter.thread(parents(adapter, VISION)[1]) == ["Video Retrieval Again"]
 
 
+async def test_a_digest_looks_back_at_most_lookback_days(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT - timedelta(days=30)), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await app.command(command("/settings pause"))
+        # Harvested while the channel was paused: three weeks ago, and yesterday.
+        await harvest(app, clock, [paper(1, "Old Video Retrieval")], at=HARVESTED_AT - timedelta(days=21))
+        await harvest(app, clock, [paper(2, "New Video Retrieval")])
+        clock.now = DELIVER_AT
+        [outcome] = await app.deliver_channels([GENERAL])
+        assert outcome.status == "paused"
+        await app.command(command("/settings resume"))
+        [outcome] = await app.deliver_channels([GENERAL])
+    assert config.digest.lookback_days == 14 and outcome.posted == 1
+    assert adapter.thread(parents(adapter)[0]) == ["New Video Retrieval"]
+
+
 def test_ranking_is_title_then_number_of_queries_then_newest() -> None:
     old, new = DAY - timedelta(days=1), DAY
     entries = [
