@@ -190,7 +190,11 @@ class Deliverer:
         # A paper can only be missing if the database was edited by hand; skip rather than stall.
         items = [(e, papers[e.arxiv_id]) for e in pending if e.arxiv_id in papers]
         cards = tuple(digest.card(p, json.loads(e.why)) for e, p in items)
-        post = Post(record.header, record.lines, cards, record.footer)
+        resume = PostRef(record.parent_message_id) if record.parent_message_id else None
+        # Resuming with every paper already posted: the crash came after the last card, before or
+        # after the footer. The ledger cannot tell which, and a repeated footer is worse than none.
+        footer = "" if resume is not None and not items else record.footer
+        post = Post(record.header, record.lines, cards, footer)
 
         async def on_posted(index: int, message_id: str) -> None:
             if index < 0:
@@ -200,7 +204,6 @@ class Deliverer:
                     record.id, items[index][0].arxiv_id, message_id, self.clock()
                 )
 
-        resume = PostRef(record.parent_message_id) if record.parent_message_id else None
         try:
             await adapter.post(channel, post, resume=resume, on_posted=on_posted)
         except ChannelUnreachable as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pytest import MonkeyPatch
@@ -15,7 +16,7 @@ from pytest import MonkeyPatch
 from bot import delivery, digest
 from bot.app import App, delivery_job_id
 from bot.config import Config
-from bot.models import ChannelRef, Paper, Platform, Subscription
+from bot.models import ChannelRef, Paper, Platform, PostRef, Subscription
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
 
@@ -166,6 +167,33 @@ async def test_a_crash_after_the_parent_and_three_of_eight_items_resumes_in_the_
     rest = restarted.thread(parent)  # appended to the first run's thread
     assert len(rest) == 5
     assert sorted(first + rest) == sorted(f"Video Retrieval Part {i}" for i in range(1, 9))
+
+
+class DiesAfterPosting(RecordingAdapter):
+    """Posts the whole digest, footer included, then dies before the ledger hears it is complete."""
+
+    async def post(self, *args: Any, **kwargs: Any) -> PostRef:
+        await super().post(*args, **kwargs)
+        raise RuntimeError("simulated crash")
+
+
+async def test_a_crash_between_the_footer_and_completion_posts_no_second_footer(config: Config) -> None:
+    clock = Clock(TRACKED_AT)
+    crashing = DiesAfterPosting(name="console")
+    async with App(config, [crashing], clock=clock) as app:
+        await track(app, "video retrieval")
+        await app.command(command("/settings max 2"))
+        await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 6)])
+        [outcome] = await app.deliver_channels([GENERAL])
+        assert outcome.status == "failed"
+    [parent] = parents(crashing)
+    assert crashing.thread(parent)[-1] == "+3 more — /papers video retrieval"
+
+    restarted = console(_ids=itertools.count(100))
+    async with App(config, [restarted], clock=clock) as app:
+        [outcome] = await app.deliver_channels([GENERAL])
+        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+    assert restarted.messages == []
 
 
 async def test_an_unreachable_channel_is_skipped_with_backoff_and_others_still_get_theirs(
