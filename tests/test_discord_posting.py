@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import discord
 import pytest
 
 from adapters.discord import DiscordAdapter
+from adapters.discord.posting import forum_tags
 from adapters.discord.render import card_embed, escape
 from bot.app import App
 from bot.config import ArxivConfig, Config, DiscordConfig, Secret
@@ -24,6 +26,7 @@ from tests.fakes.discord_server import (
     NO_THREADS_ID,
     OTHER_BOT,
     PAPERS_ID,
+    TAGGED_FORUM_ID,
     TOKEN,
     VOICE_ID,
     FakeDiscord,
@@ -170,6 +173,26 @@ async def test_a_forum_gets_one_post_per_digest(adapter: DiscordAdapter, fake: F
     # Resuming a forum digest continues in the same post.
     await adapter.post(channel(FORUM_ID, "paper-forum"), Post("", items=(card(2),)), resume=ref)
     assert len(fake.threads(FORUM_ID)) == 1 and len(post.messages) == 4
+
+
+async def test_a_forum_that_requires_tags_gets_its_papers_tag(
+    adapter: DiscordAdapter, fake: FakeDiscord
+) -> None:
+    await adapter.post(channel(TAGGED_FORUM_ID, "reading-forum"), digest(1))
+    [post] = fake.threads(TAGGED_FORUM_ID)
+    assert post.applied_tags == ["1340000000000000003"]  # "arXiv", not the moderators' tag
+    # Without a papers tag, any tag a member may apply; without one, a clear fix.
+    forum = fake.channels[TAGGED_FORUM_ID]
+    forum.tags = forum.tags[:2]
+    other = await adapter.client.fetch_channel(TAGGED_FORUM_ID)
+    assert isinstance(other, discord.ForumChannel)
+    assert [t.name for t in forum_tags(other, "#reading-forum")] == ["Q&A"]
+    forum.tags = forum.tags[:1]
+    only_moderated = await adapter.client.fetch_channel(TAGGED_FORUM_ID)
+    assert isinstance(only_moderated, discord.ForumChannel)
+    with pytest.raises(ChannelUnreachable, match="requires a tag") as caught:
+        forum_tags(only_moderated, "#reading-forum")
+    assert "Add a tag named 'arXiv'" in caught.value.fix
 
 
 async def test_a_429_is_waited_out_by_discord_py_and_the_post_goes_through(

@@ -99,7 +99,9 @@ class Poster:
     async def _open(self, target: object, post: Post, where: str) -> tuple[int, _Place]:
         """Post the parent (a forum post in a forum); return its id and where the papers go."""
         if isinstance(target, discord.ForumChannel):
-            created = await target.create_thread(name=thread_name(post), content=parent_text(post))
+            created = await target.create_thread(
+                name=thread_name(post), content=parent_text(post), applied_tags=forum_tags(target, where)
+            )
             return created.thread.id, _InThread(created.thread)
         if not isinstance(target, discord.abc.Messageable):
             raise ChannelUnreachable(
@@ -159,6 +161,30 @@ class Poster:
         if key not in self._told:
             self._told.add(key)
             log.warning("%s", text)
+
+
+# A forum tag with one of these names marks digest posts; the first that exists is used.
+TAG_NAMES: Final = ("arxiv", "papers", "paper", "digest", "paperbot")
+
+
+def forum_tags(forum: discord.ForumChannel, where: str) -> list[discord.ForumTag]:
+    """The tag for a digest post: one named for papers if the forum has it, else any if one is required.
+
+    Moderated tags are left alone: applying them needs Manage Threads, which paperbot does not ask for.
+    """
+    usable = [t for t in forum.available_tags if not t.moderated]
+    by_name = {t.name.strip().casefold(): t for t in usable}
+    for name in TAG_NAMES:
+        if name in by_name:
+            return [by_name[name]]
+    if not forum.flags.require_tag:
+        return []
+    if usable:
+        return [usable[0]]
+    raise ChannelUnreachable(
+        f"{where} requires a tag on every post and has none paperbot may apply",
+        f"Add a tag named 'arXiv' to {where} (not restricted to moderators).",
+    )
 
 
 def unreachable(exc: discord.HTTPException, where: str) -> ChannelUnreachable:

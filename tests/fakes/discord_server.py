@@ -71,6 +71,8 @@ PAPERS_ID = 1330000000000000001  # #papers: a text channel
 FORUM_ID = 1330000000000000002  # #paper-forum: a forum
 NO_THREADS_ID = 1330000000000000003  # #no-threads: @everyone may not create threads here
 VOICE_ID = 1330000000000000004  # 🔊 lounge: a voice channel, whose text chat cannot have threads
+TAGGED_FORUM_ID = 1330000000000000005  # #reading-forum: a forum whose posts must carry a tag
+REQUIRE_TAG = 1 << 4  # channel flag
 
 TEXT, DM, VOICE, PUBLIC_THREAD, FORUM = 0, 1, 2, 11, 15
 STRING, INTEGER = 3, 4  # application command option types
@@ -128,6 +130,9 @@ class Channel:
     overwrites: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     recipient: dict[str, Any] | None = None  # DMs
+    flags: int = 0
+    tags: list[dict[str, Any]] = field(default_factory=list)  # forums: available_tags
+    applied_tags: list[str] = field(default_factory=list)  # forum posts: the tags they carry
 
 
 @dataclass
@@ -255,6 +260,10 @@ def message_error(body: dict[str, Any]) -> web.Response | None:
     return None
 
 
+def _tag(tag_id: int, name: str, *, moderated: bool = False) -> dict[str, Any]:
+    return {"id": str(tag_id), "name": name, "moderated": moderated, "emoji_id": None, "emoji_name": None}
+
+
 class FakeDiscord:
     """Discord's REST API and gateway, as far as paperbot uses them."""
 
@@ -284,6 +293,17 @@ class FakeDiscord:
             FORUM_ID: Channel(FORUM_ID, FORUM, "paper-forum"),
             NO_THREADS_ID: Channel(NO_THREADS_ID, TEXT, "no-threads", overwrites=[everyone_deny_threads]),
             VOICE_ID: Channel(VOICE_ID, VOICE, "lounge"),
+            TAGGED_FORUM_ID: Channel(
+                TAGGED_FORUM_ID,
+                FORUM,
+                "reading-forum",
+                flags=REQUIRE_TAG,
+                tags=[
+                    _tag(1340000000000000001, "Announcements", moderated=True),
+                    _tag(1340000000000000002, "Q&A"),
+                    _tag(1340000000000000003, "arXiv"),
+                ],
+            ),
         }
         self.roles: dict[int, dict[str, Any]] = {
             GUILD_ID: self._role(GUILD_ID, "@everyone", EVERYONE_PERMISSIONS, 0, managed=False),
@@ -496,13 +516,13 @@ class FakeDiscord:
             "topic": None,
             "last_message_id": None,
             "rate_limit_per_user": 0,
-            "flags": 0,
+            "flags": channel.flags,
         }
         if channel.type == VOICE:
             data.update(bitrate=64000, user_limit=0, rtc_region=None)
         if channel.type == FORUM:
             data.update(
-                available_tags=[],
+                available_tags=channel.tags,
                 default_reaction_emoji=None,
                 default_sort_order=None,
                 default_forum_layout=0,
@@ -867,7 +887,16 @@ class FakeDiscord:
             return _too_long("name", 100)
         if (error := message_error(body.get("message") or {})) is not None:
             return error
-        thread = Channel(self.next_id(), PUBLIC_THREAD, body["name"], parent_id=channel.id)
+        applied = [str(t) for t in body.get("applied_tags") or []]
+        if channel.flags & REQUIRE_TAG and not applied:
+            return _error(400, 40067, "A tag is required to create a forum post in this channel")
+        if not set(applied) <= {t["id"] for t in channel.tags}:
+            return _error(
+                400, 50035, "Invalid Form Body", {"applied_tags": {"_errors": [{"code": "UNKNOWN_TAG"}]}}
+            )
+        thread = Channel(
+            self.next_id(), PUBLIC_THREAD, body["name"], parent_id=channel.id, applied_tags=applied
+        )
         self.channels[thread.id] = thread
         # A forum post's starter message has the thread's id.
         starter = self._message(thread, body.get("message") or {}, message_id=thread.id)
