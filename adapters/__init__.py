@@ -24,7 +24,9 @@ def create_adapters(config: Config, only: str | None = None) -> list[Adapter]:
 
             adapters.append(ConsoleAdapter.from_stdio())
         elif name == "slack":
-            raise ConfigError("the slack adapter is not available in this version yet")
+            from adapters.slack import SlackAdapter
+
+            adapters.append(SlackAdapter.from_config(config))
         elif name == "discord":
             from adapters.discord import DiscordAdapter
 

@@ -1,0 +1,224 @@
+"""The Slack adapter: lifecycle over one slack-bolt AsyncApp, in Socket Mode or over HTTP.
+
+Socket Mode (the default) connects out to Slack over a WebSocket: no public URL, two
+tokens (SLACK_BOT_TOKEN for the Web API, SLACK_APP_TOKEN for the connection). HTTP mode
+serves Slack's requests on `slack.http_host:http_port` + `http_path` and has Bolt verify
+each one against SLACK_SIGNING_SECRET (signature and a five-minute timestamp window).
+
+Both tokens are checked at start (auth.test, apps.connections.open) so a wrong one stops
+paperbot with a clear message instead of slack-sdk retrying a dead connection forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.commands import Listeners
+from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error, unreachable
+from adapters.slack.render import Message, reply_messages
+from bot.config import Config, Secret, SlackConfig
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError
+from bot.models import ChannelRef, PlatformLimits, Post, PostRef, Reply, UserRef
+from bot.ports import Inbox, OnPosted
+
+log = logging.getLogger(__name__)
+
+
+class _NoTokenSkippedWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that the client we give
+    it (the same token, pointed at `slack.api_url`) wins: true, and not worth a warning at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+_bolt_log.addFilter(_NoTokenSkippedWarning())
+
+TOKEN_HELP = (
+    "create the app from adapters/slack/manifest.yaml, install it to the workspace, then set "
+    "SLACK_BOT_TOKEN (OAuth & Permissions, xoxb-...) and SLACK_APP_TOKEN (Basic Information, "
+    "App-Level Tokens with connections:write, xapp-...); see the README's Slack section"
+)
+
+
+class SlackAdapter:
+    """paperbot on Slack through slack-bolt."""
+
+    name = "slack"
+    # Slack allows about one message per second per channel; a message's text may be 40,000
+    # characters, but a section holds 3,000 and the renderer splits longer text.
+    limits = PlatformLimits(max_message_chars=3000, max_cards_per_message=1, posts_per_second_per_channel=1.0)
+
+    def __init__(
+        self,
+        bot_token: Secret,
+        app_token: Secret | None = None,
+        signing_secret: Secret | None = None,
+        settings: SlackConfig | None = None,
+        *,
+        posts_per_second: float = 1.0,
+    ) -> None:
+        self.settings = settings or SlackConfig()
+        if self.settings.mode == "socket" and app_token is None:
+            raise ConfigError(f"the slack adapter in Socket Mode needs SLACK_APP_TOKEN: {TOKEN_HELP}")
+        if self.settings.mode == "http" and signing_secret is None:
+            raise ConfigError("the slack adapter in HTTP mode needs SLACK_SIGNING_SECRET (Basic Information)")
+        self._bot_token = bot_token
+        self._app_token = app_token
+        self._signing_secret = signing_secret
+        self._pacer = Pacer(posts_per_second)
+        self._client: AsyncWebClient | None = None
+        self._poster: Poster | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self.http_port = 0  # HTTP mode: the port actually bound (the configured one, or a free one for 0)
+
+    @classmethod
+    def from_config(cls, config: Config) -> SlackAdapter:
+        secrets = config.secrets
+        if secrets.slack_bot_token is None:
+            raise ConfigError(f"the slack adapter needs SLACK_BOT_TOKEN: {TOKEN_HELP}")
+        return cls(
+            secrets.slack_bot_token, secrets.slack_app_token, secrets.slack_signing_secret, config.slack
+        )
+
+    def _web_client(self, token: str) -> AsyncWebClient:
+        return AsyncWebClient(
+            token=token,
+            base_url=self.settings.api_url,
+            timeout=30,
+            # 429s wait out Retry-After; dropped connections are retried; both a few times.
+            retry_handlers=[
+                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            ],
+        )
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self, inbox: Inbox) -> None:
+        """Check the tokens, then connect Socket Mode or start serving HTTP."""
+        client = self._client = self._web_client(self._bot_token.reveal())
+        self._poster = Poster(client, self._pacer)
+        identity = await self._check("SLACK_BOT_TOKEN", client.auth_test())
+        http = self.settings.mode == "http"
+        app = AsyncApp(
+            client=client,
+            signing_secret=self._signing_secret.reveal() if self._signing_secret else "",
+            request_verification_enabled=http,
+            logger=_bolt_log,
+        )
+        Listeners(inbox, client).register(app)
+        try:
+            if http:
+                await self._serve(app)
+            else:
+                await self._connect(app)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "connected to Slack workspace %s as %s (%s)",
+            identity.get("team"),
+            identity.get("user"),
+            "HTTP" if http else "Socket Mode",
+        )
+
+    async def _check(self, variable: str, call: object) -> dict[str, object]:
+        try:
+            response = await call  # type: ignore[misc]
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error in AUTH_ERRORS:
+                raise PlatformAuthError(f"Slack rejected {variable} ({error}): {TOKEN_HELP}") from None
+            raise PaperbotError(
+                f"Slack refused paperbot at start ({error or exc}); check {variable}"
+            ) from None
+        return dict(response.data)
+
+    async def _connect(self, app: AsyncApp) -> None:
+        assert self._app_token is not None
+        # Opening the connection URL ourselves checks the app token; the handler then uses it.
+        app_token = self._app_token.reveal()
+        opened = await self._check(
+            "SLACK_APP_TOKEN", self._web_client(app_token).apps_connections_open(app_token=app_token)
+        )
+        handler = self._socket = AsyncSocketModeHandler(
+            app, self._app_token.reveal(), web_client=self._web_client(self._app_token.reveal())
+        )
+        handler.client.wss_uri = str(opened["url"])
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+
+    async def _serve(self, app: AsyncApp) -> None:
+        server = AsyncSlackAppServer(
+            port=self.settings.http_port, path=self.settings.http_path, app=app, host=self.settings.http_host
+        )
+        runner = self._runner = web.AppRunner(server.web_app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            where = f"{self.settings.http_host}:{self.settings.http_port}"
+            raise ConfigError(f"slack.http_port: cannot listen on {where}: {exc}") from None
+        self.http_port = runner.addresses[0][1]
+        log.info(
+            "serving Slack requests on http://%s:%d%s",
+            self.settings.http_host,
+            self.http_port,
+            self.settings.http_path,
+        )
+
+    async def stop(self) -> None:
+        """Close the Socket Mode connection or the HTTP server; safe after a failed or no start."""
+        socket, runner = self._socket, self._runner
+        self._socket = self._runner = None
+        if socket is not None:
+            with contextlib.suppress(Exception):
+                await socket.close_async()  # type: ignore[no-untyped-call]
+        if runner is not None:
+            await runner.cleanup()
+
+    # -- the port ----------------------------------------------------------
+
+    @property
+    def poster(self) -> Poster:
+        if self._poster is None:
+            raise RuntimeError("the Slack adapter is not started")
+        return self._poster
+
+    async def post(
+        self,
+        channel: ChannelRef,
+        post: Post,
+        *,
+        resume: PostRef | None = None,
+        on_posted: OnPosted | None = None,
+    ) -> PostRef:
+        return await self.poster.post(channel, post, resume=resume, on_posted=on_posted)
+
+    async def send_dm(self, user: UserRef, reply: Reply) -> None:
+        where = f"a DM to {user.name or user.user_id}"
+        try:
+            opened = await self.poster.client.conversations_open(users=user.user_id)
+            channel_id = str(opened["channel"]["id"])
+            for message in reply_messages(reply):
+                await self.poster.send(channel_id, Message(message.text, message.blocks))
+        except SlackApiError as exc:
+            mapped = unreachable(exc, where)
+            if mapped is None:
+                raise
+            raise mapped from None

@@ -1,0 +1,144 @@
+"""Slash commands, the Abstract button and DMs: Slack's payloads to core commands and back.
+
+Slack drops a command that is not acknowledged within 3 seconds, so every listener acks
+first and only then asks the core, which may search arXiv. The answer follows through the
+command's response URL (`respond()`): ephemeral unless the core says the whole channel
+should see it (a change to what the channel tracks).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.posting import slack_error
+from adapters.slack.render import ABSTRACT_ACTION, reply_messages
+from bot.models import ChannelRef, Command, DirectMessage, Platform, Reply, UserRef, Visibility
+from bot.ports import Inbox
+
+log = logging.getLogger(__name__)
+
+# The slash commands in the app manifest, each mapped to the core command it runs.
+SLASH_COMMANDS = {
+    "/track": "track",
+    "/untrack": "untrack",
+    "/tracked": "tracked",
+    "/papers": "papers",
+    "/abstract": "abstract",
+    "/digest": "digest",
+}
+# `/paperbot` holds the rest (`/paperbot settings time 08:30`, `/paperbot help`), and also
+# accepts every other command by name (`/paperbot track video retrieval`).
+UMBRELLA = "/paperbot"
+UMBRELLA_COMMANDS = frozenset({"help", "settings", *SLASH_COMMANDS.values()})
+MAX_ARGS = 4000  # Slack caps a command's text; a bound on what reaches the core either way
+
+NOT_A_MEMBER = (
+    "\nI'm not in this channel yet, so I cannot post the digest here: type `/invite @paperbot` in it."
+)
+
+
+def to_command(payload: dict[str, Any]) -> Command:
+    """A slash command's payload as the core's Command."""
+    name = SLASH_COMMANDS.get(str(payload.get("command", "")), "help")
+    args = str(payload.get("text") or "")[:MAX_ARGS]
+    if payload.get("command") == UMBRELLA:
+        first, _, rest = args.strip().partition(" ")
+        name = first.casefold() if first.casefold() in UMBRELLA_COMMANDS else "help"
+        args = rest.strip() if name != "help" or first.casefold() == "help" else ""
+    channel = ChannelRef(
+        Platform.SLACK,
+        str(payload.get("team_id", "")),
+        str(payload.get("channel_id", "")),
+        str(payload.get("channel_name", "")),
+    )
+    user = UserRef(Platform.SLACK, str(payload.get("user_id", "")), str(payload.get("user_name", "")))
+    return Command(name, args, channel, user)
+
+
+async def respond_with(respond: AsyncRespond, reply: Reply) -> None:
+    """The core's reply through a response URL (Slack accepts five posts to one URL)."""
+    response_type = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
+    for message in reply_messages(reply)[:5]:
+        result = await respond(text=message.text, blocks=message.blocks, response_type=response_type)
+        if result.status_code != 200:
+            log.warning("Slack refused a command reply (%s): %s", result.status_code, result.body)
+
+
+class Listeners:
+    """The Bolt listeners, bound to the core's inbox."""
+
+    def __init__(self, inbox: Inbox, client: AsyncWebClient) -> None:
+        self.inbox = inbox
+        self.client = client
+
+    def register(self, app: AsyncApp) -> None:
+        for name in (*SLASH_COMMANDS, UMBRELLA):
+            app.command(name)(self.on_command)
+        app.action(ABSTRACT_ACTION)(self.on_abstract_button)
+        app.event("message")(self.on_message)
+
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()  # within Slack's 3 s, before the core does anything slow
+        cmd = to_command(body)
+        reply = await self.inbox.command(cmd)
+        if cmd.name == "track" and reply.visibility is Visibility.CHANNEL:
+            reply = await self._invite_hint(cmd.channel, reply)
+        await respond_with(respond, reply)
+
+    async def _invite_hint(self, channel: ChannelRef, reply: Reply) -> Reply:
+        """Slash commands work in any channel, posting only in those paperbot was invited to."""
+        try:
+            info = await self.client.conversations_info(channel=channel.channel_id)
+            data: Any = info.data
+            member = bool(data["channel"].get("is_member") or data["channel"].get("is_im"))
+        except SlackApiError as exc:
+            # A private channel paperbot is not in is "not found" to it.
+            member = slack_error(exc) != "channel_not_found"
+        return reply if member else Reply(reply.text + NOT_A_MEMBER, reply.visibility, reply.cards)
+
+    async def on_abstract_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        channel = body.get("channel") or {}
+        user = body.get("user") or {}
+        cmd = Command(
+            "abstract",
+            str(action.get("value", ""))[:100],
+            ChannelRef(
+                Platform.SLACK,
+                str((body.get("team") or {}).get("id", "")),
+                str(channel.get("id", "")),
+                str(channel.get("name", "")),
+            ),
+            UserRef(Platform.SLACK, str(user.get("id", "")), str(user.get("username", ""))),
+        )
+        reply = await self.inbox.command(cmd)
+        # Only the person who clicked sees it, without touching the digest card.
+        ephemeral = Reply(reply.text, Visibility.EPHEMERAL, reply.cards)
+        await respond_with(respond, ephemeral)
+
+    async def on_message(self, event: dict[str, Any]) -> None:
+        """A DM from a person gets the abstract or help; everything else is ignored.
+
+        Bolt already drops paperbot's own messages; other bots, edits, joins and channel
+        messages (if the app is ever subscribed to them) are dropped here.
+        """
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        user = UserRef(Platform.SLACK, str(event.get("user", "")))
+        reply = await self.inbox.direct_message(DirectMessage(user, str(event.get("text") or "")))
+        channel_id = str(event.get("channel", ""))
+        try:
+            for message in reply_messages(reply):
+                await self.client.chat_postMessage(
+                    channel=channel_id, text=message.text, blocks=message.blocks or None, unfurl_links=False
+                )
+        except SlackApiError as exc:
+            log.warning("could not answer a DM from %s: %s", user.user_id, exc.response.data)

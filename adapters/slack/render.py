@@ -1,0 +1,185 @@
+"""Core replies, cards and digests as Slack messages: Block Kit with a plain-text fallback.
+
+Limits (https://api.slack.com/reference/block-kit/blocks): 50 blocks a message, 3000
+characters of section or context text, 150 of header text, 75 of button text. Every
+message also carries `text`, which notifications, screen readers and old clients show.
+
+Core text is plain. Slack's mrkdwn treats `&`, `<` and `>` as control characters (links,
+@channel, user mentions), so they are escaped everywhere: a paper title or a query can never
+ping a channel or smuggle in a link. Bold and italics markers in paper text are left alone;
+mrkdwn only reads them at word boundaries and Slack has no way to escape them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.highlight import marked
+from bot.models import Card, Post, Reply
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_FALLBACK = 3000  # of the 40,000 Slack accepts: the fallback is a notification, not the message
+ABSTRACT_ACTION = "paperbot_abstract"  # the action_id of a card's "Abstract" button
+
+Block = dict[str, Any]
+
+
+@dataclass
+class Message:
+    """One Slack message to send: its fallback text and blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary where one is near, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _link(url: str, label: str) -> str:
+    # Inside <url|label>, '|' and '>' would end the label early.
+    return f"<{url}|{escape(label).replace('|', '¦')}>"
+
+
+_SLACK_COMMAND = re.compile(r"(?<![\w/])/(settings|help)\b")
+
+
+def slack_commands(text: str) -> str:
+    """The core's help names `/settings` and `/help`; on Slack they live under `/paperbot`."""
+    return _SLACK_COMMAND.sub(r"/paperbot \1", text)
+
+
+def section(mrkdwn: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+
+
+def sections(mrkdwn: str) -> list[Block]:
+    """Long text as as many sections as needed, cut at line breaks where possible."""
+    blocks: list[Block] = []
+    current = ""
+    for line in mrkdwn.split("\n"):
+        while len(line) > MAX_SECTION:
+            if current:
+                blocks.append(section(current))
+                current = ""
+            blocks.append(section(shorten(line, MAX_SECTION)))
+            line = ""
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > MAX_SECTION:
+            blocks.append(section(current))
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        blocks.append(section(current))
+    return blocks
+
+
+def _context(*parts: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": shorten(p, MAX_SECTION)} for p in parts],
+    }
+
+
+def abstract_button(paper_id: str) -> Block:
+    return {
+        "type": "actions",
+        "block_id": "abstract",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ABSTRACT_ACTION,
+                "text": {"type": "plain_text", "text": "Abstract"},
+                "value": paper_id[:2000],
+            }
+        ],
+    }
+
+
+def card_text(card: Card) -> str:
+    """A card in plain words: the fallback text of its message."""
+    return shorten(f"{card.title} {card.url}".strip(), MAX_FALLBACK)
+
+
+def card_blocks(card: Card, *, compact: bool = False) -> list[Block]:
+    """One paper: linked title and authors; meta; TL;DR with the matched words in bold; links; why.
+
+    `compact` (lists of papers in a reply) leaves out the TL;DR and the button.
+    """
+    title = f"*{_link(card.url, card.title)}*" if card.url else f"*{escape(card.title)}*"
+    head = [title]
+    if card.authors:
+        head.append(f"_{escape(card.authors)}_")
+    blocks = [section(shorten("\n".join(head), MAX_SECTION))]
+    details = [escape(m) for m in card.meta if m]
+    if card.body and not compact:
+        body = marked(card.body, card.highlights, escape, lambda s: f"*{s}*")
+        details.append(body if len(body) <= MAX_SECTION else escape(shorten(card.body, MAX_SECTION - 200)))
+    if details and not compact:
+        blocks.extend(sections("\n".join(details)))
+    footer = []
+    if compact and card.meta:
+        footer.append(escape(" · ".join(m for m in card.meta if m)))
+    if card.links:
+        footer.append(" · ".join(_link(link.url, link.label) for link in card.links))
+    if card.footer:
+        footer.append(escape(card.footer))
+    if footer:
+        blocks.append(_context(*footer[:10]))
+    if card.paper_id and not compact:
+        blocks.append(abstract_button(card.paper_id))
+    return blocks
+
+
+def reply_messages(reply: Reply) -> list[Message]:
+    """A reply as messages of at most 50 blocks: its text, then its cards.
+
+    A reply about one paper (an abstract) is that paper's card, with the reply's text as the
+    fallback; a list of papers is the text followed by compact cards.
+    """
+    text = slack_commands(reply.text)
+    if len(reply.cards) == 1:
+        card = reply.cards[0]
+        return [Message(shorten(text, MAX_FALLBACK) or card_text(card), card_blocks(card)[:MAX_BLOCKS])]
+    blocks = sections(escape(text)) if text else []
+    for card in reply.cards:
+        blocks.extend(card_blocks(card, compact=True))
+    if not blocks:
+        return [Message("Done.")]
+    fallback = shorten(text or "\n".join(card_text(c) for c in reply.cards), MAX_FALLBACK)
+    return [Message(fallback, blocks[i : i + MAX_BLOCKS]) for i in range(0, len(blocks), MAX_BLOCKS)]
+
+
+def parent_message(post: Post) -> Message:
+    """The digest's parent: a header and the per-query counts."""
+    header = {"type": "header", "text": {"type": "plain_text", "text": shorten(post.header, MAX_HEADER)}}
+    blocks: list[Block] = [header]
+    if post.lines:
+        blocks.extend(sections(escape("\n".join(post.lines)))[: MAX_BLOCKS - 1])
+    fallback = shorten("\n".join([post.header, *post.lines]), MAX_FALLBACK)
+    return Message(fallback or "arXiv digest", blocks)
+
+
+def item_message(card: Card) -> Message:
+    return Message(card_text(card), card_blocks(card)[:MAX_BLOCKS])
+
+
+def footer_message(post: Post) -> Message:
+    text = slack_commands(post.footer)
+    return Message(shorten(text, MAX_FALLBACK), sections(escape(text))[:MAX_BLOCKS])

@@ -1,0 +1,135 @@
+"""The user's story on Slack, as an operator runs it: `paperbot run --adapter slack` in a process.
+
+The fake Slack and the fake arXiv run in this test; paperbot runs as a user runs it, with the two
+tokens in the environment and a config.toml pointing it at both fakes. A reading group tracks a
+topic over Socket Mode, the day's announcements are harvested by `paperbot harvest` in a second
+process against the same database, `/digest` posts one parent and one threaded reply per matching
+paper, and a DM of an arXiv id gets the abstract back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot.arxiv_calendar import ARXIV_TZ
+from tests.fakes.arxiv_server import FakeArxiv, load_sample
+from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, PAPERS, FakeSlack, running
+
+PAPERS_SAMPLE = load_sample()
+MATCHING = PAPERS_SAMPLE[:3]  # video retrieval papers (few: Slack paces a channel to ~1 message/s)
+OFF_TOPIC = [
+    replace(
+        PAPERS_SAMPLE[0],
+        arxiv_id=f"2510.9{n:04d}",
+        title=f"Semi-Supervised Graph Learning {n}",
+        abstract="We study label propagation on graphs. It works well.",
+    )
+    for n in range(4)
+]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with running() as server:
+        yield server
+
+
+def write_config(tmp_path: Path, fake: FakeSlack, arxiv: FakeArxiv) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[bot]\n"
+        f'database = "{tmp_path / "bot.db"}"\n'
+        "[arxiv]\n"
+        f'api_url = "{arxiv.api_url}"\n'
+        f'feed_url = "{arxiv.feed_url}"\n'
+        'categories = ["cs"]\n'
+        "min_interval_s = 0.05\n"
+        "timeout_s = 2\n"
+        "max_retries = 1\n"
+        "[slack]\n"
+        f'api_url = "{fake.api_url}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def environment(config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "PAPERBOT_"))}
+    return {**env, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "PAPERBOT_CONFIG": str(config)}
+
+
+async def paperbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
+    tmp_path: Path, fake: FakeSlack, arxiv_server: FakeArxiv
+) -> None:
+    arxiv_server.announce(OFF_TOPIC + MATCHING, datetime.now(ARXIV_TZ).date())
+    env = environment(write_config(tmp_path, fake, arxiv_server))
+    bot = await paperbot("run", "--adapter", "slack", env=env)
+    try:
+        await fake.wait_connected(within=60)  # importing slack-bolt and connecting takes a moment
+
+        ack, rid = await fake.slash("/track", "video retrieval")
+        assert ack.seconds < 3
+        tracked = await fake.answer(rid, within=30)
+        assert tracked["text"].startswith('Now tracking "video retrieval"'), tracked
+        assert tracked["response_type"] == "in_channel"
+
+        harvest = await paperbot("harvest", env=env)
+        out, err = await asyncio.wait_for(harvest.communicate(), 60)
+        assert harvest.returncode == 0, err.decode()
+        assert "GET" in out.decode()
+
+        _, rid = await fake.slash("/digest")
+        answer = await fake.answer(rid, within=60)
+        assert answer["text"] == "Posted a digest with 3 papers.", answer
+
+        [parent] = fake.top_level(PAPERS)
+        assert parent.text.startswith("arXiv digest for")
+        replies = fake.thread(PAPERS, parent.ts)
+        assert sorted(r.text.rsplit(" ", 1)[1] for r in replies) == sorted(p.abs_url for p in MATCHING)
+
+        paper = MATCHING[0]
+        await fake.dm(f"https://arxiv.org/abs/{paper.arxiv_id}")
+        await fake.wait_for(lambda: any(m.channel.startswith("D") for m in fake.messages), within=30)
+        [abstract] = [m for m in fake.messages if m.channel.startswith("D")]
+        assert abstract.text == f"{paper.title} ({paper.arxiv_id})"
+    finally:
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    log = stderr.decode()
+    assert bot.returncode == 0, log
+    assert "Traceback" not in log and BOT_TOKEN not in log and APP_TOKEN not in log
+    assert "WARNING" not in log and "ERROR" not in log, log
+
+
+async def test_paperbot_run_with_a_revoked_token_exits_2_with_a_clear_message(
+    tmp_path: Path, fake: FakeSlack, arxiv_server: FakeArxiv
+) -> None:
+    env = {**environment(write_config(tmp_path, fake, arxiv_server)), "SLACK_BOT_TOKEN": "xoxb-revoked"}
+    bot = await paperbot("run", "--adapter", "slack", env=env)
+    _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    log = stderr.decode()
+    assert bot.returncode == 2, log
+    assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in log
+    assert "Traceback" not in log and "xoxb-revoked" not in log

@@ -1,0 +1,303 @@
+"""Digests, DMs, limits, rate limits, lost channels and HTTP mode: real slack-sdk/bolt, fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.slack import SlackAdapter
+from adapters.slack.posting import Pacer
+from adapters.slack.render import ABSTRACT_ACTION, MAX_HEADER, escape
+from bot.app import App
+from bot.config import Config, Secret, SlackConfig
+from bot.errors import ChannelUnreachable
+from bot.models import Card, ChannelRef, Link, Platform, Post, Reply, UserRef
+from tests.fakes.arxiv_server import FakeArxiv, load_sample
+from tests.fakes.slack_server import (
+    ALICE,
+    APP_TOKEN,
+    ARCHIVED,
+    BOT_TOKEN,
+    OUTSIDE,
+    PAPERS,
+    SIGNING_SECRET,
+    TEAM_ID,
+    FakeSlack,
+    blocks_error,
+    form_body,
+    running,
+)
+
+SAMPLE = load_sample()
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, str]] = []
+
+    async def __call__(self, index: int, message_id: str) -> None:
+        self.calls.append((index, message_id))
+
+
+class Inbox:
+    """The core's side for adapter-only tests: every command and DM gets a fixed reply."""
+
+    def __init__(self) -> None:
+        self.commands: list[Any] = []
+
+    async def command(self, cmd: Any) -> Reply:
+        self.commands.append(cmd)
+        return Reply(f"ran /{cmd.name} {cmd.args}".strip())
+
+    async def direct_message(self, dm: Any) -> Reply:
+        return Reply("help")
+
+    async def tracked_queries(self, channel: ChannelRef) -> list[str]:
+        return []
+
+    def request_stop(self) -> None:
+        pass
+
+
+def channel(channel_id: str = PAPERS, name: str = "papers") -> ChannelRef:
+    return ChannelRef(Platform.SLACK, TEAM_ID, channel_id, name)
+
+
+def card(n: int, **kw: Any) -> Card:
+    fields: dict[str, Any] = {
+        "title": f"Video Retrieval Paper {n}",
+        "url": f"https://arxiv.org/abs/2510.0000{n}",
+        "authors": "Ada Lovelace, Alan Turing",
+        "meta": ("cs.CV (also cs.IR)", "Accepted at NeurIPS 2025"),
+        "body": "TL;DR: We make video retrieval fast.",
+        "links": (
+            Link("abs", f"https://arxiv.org/abs/2510.0000{n}"),
+            Link("pdf", f"https://arxiv.org/pdf/2510.0000{n}"),
+        ),
+        "footer": "matched: video retrieval (title)",
+        "highlights": ("video retrieval",),
+        "paper_id": f"2510.0000{n}",
+    }
+    fields.update(kw)
+    return Card(**fields)
+
+
+def digest(n: int, footer: str = "") -> Post:
+    return Post(
+        "arXiv digest for Wed 15 Oct 2025: 3 new papers",
+        ("• video retrieval: 3",),
+        tuple(card(i) for i in range(n)),
+        footer,
+    )
+
+
+def slack_adapter(fake: FakeSlack, **settings: Any) -> SlackAdapter:
+    config = SlackConfig(api_url=fake.api_url, **settings)
+    secret = Secret(SIGNING_SECRET) if config.mode == "http" else None
+    return SlackAdapter(Secret(BOT_TOKEN), Secret(APP_TOKEN), secret, config, posts_per_second=0)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with running() as server:
+        yield server
+
+
+@pytest.fixture
+async def adapter(fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
+    a = slack_adapter(fake)
+    await a.start(Inbox())
+    try:
+        yield a
+    finally:
+        await a.stop()
+
+
+async def test_a_digest_is_a_parent_and_one_threaded_reply_per_paper_in_order(
+    adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    progress = Progress()
+    ref = await adapter.post(
+        channel(), digest(3, footer="+12 more — /papers video retrieval"), on_posted=progress
+    )
+    [parent] = fake.top_level(PAPERS)
+    assert parent.text.startswith("arXiv digest for Wed 15 Oct 2025") and ref.parent_id == parent.ts
+    assert parent.blocks[0]["type"] == "header"
+    replies = fake.thread(PAPERS, parent.ts)
+    assert [r.text for r in replies[:3]] == [
+        f"Video Retrieval Paper {i} https://arxiv.org/abs/2510.0000{i}" for i in range(3)
+    ]
+    assert replies[3].text == "+12 more — /papers video retrieval"
+    assert progress.calls == [(-1, parent.ts), *((i, replies[i].ts) for i in range(3))]
+    assert ref.item_ids == tuple(r.ts for r in replies[:3])
+    first = replies[0].blocks
+    assert first[0]["text"]["text"].startswith("*<https://arxiv.org/abs/2510.00000|Video Retrieval Paper 0>*")
+    assert "We make *video retrieval* fast." in first[1]["text"]["text"]  # matched words in bold
+    assert first[-1]["elements"][0]["action_id"] == ABSTRACT_ACTION
+    assert first[-1]["elements"][0]["value"] == "2510.00000"
+    assert all(m.params.get("unfurl_links") is False for m in fake.messages)
+
+
+async def test_resume_appends_only_the_rest_to_the_same_thread(
+    adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    ref = await adapter.post(channel(), digest(2))
+    progress = Progress()
+    rest = Post("", items=(card(2), card(3)))
+    resumed = await adapter.post(channel(), rest, resume=ref, on_posted=progress)
+    assert len(fake.top_level(PAPERS)) == 1
+    thread = fake.thread(PAPERS, ref.parent_id)
+    assert [m.text.split(" https")[0] for m in thread] == [f"Video Retrieval Paper {i}" for i in range(4)]
+    assert [i for i, _ in progress.calls] == [0, 1] and resumed.parent_id == ref.parent_id
+
+
+async def test_oversized_and_hostile_text_stays_within_limits_and_inert(
+    adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    hostile = "<!channel> *bold* & <https://evil.example|click> `code` _it_"
+    long_card = card(0, title=hostile + " T" * 300, body="word " * 2000, authors="Author, " * 600)
+    post = Post("H" * 400, tuple(f"• query {i}: 1" for i in range(2000)), (long_card,), footer="F" * 5000)
+    await adapter.post(channel(), post)  # the fake refuses anything over Slack's limits
+    [parent] = fake.top_level(PAPERS)
+    assert len(parent.blocks[0]["text"]["text"]) <= MAX_HEADER and len(parent.blocks) <= 50
+    [item, footer] = fake.thread(PAPERS, parent.ts)
+    assert blocks_error(item.blocks) is None and blocks_error(footer.blocks) is None
+    title = item.blocks[0]["text"]["text"]
+    assert "<!channel>" not in title and "&lt;!channel&gt;" in title
+    assert "<https://evil.example" not in title
+    assert "<https://arxiv.org/pdf/2510.00000|pdf>" in str(item.blocks)  # links survive the cuts
+
+
+async def test_a_429_is_waited_out_and_the_post_goes_through_once(
+    adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    fake.rate_limit_once("chat.postMessage", retry_after=0)
+    await adapter.post(channel(), digest(1))
+    posts = fake.calls_of("chat.postMessage")
+    assert [c.response.get("error") for c in posts] == ["ratelimited", None, None]
+    assert len(fake.messages) == 2
+
+
+@pytest.mark.parametrize(
+    ("channel_id", "reason", "fix"),
+    [
+        (OUTSIDE, "not a member", "/invite @paperbot"),
+        (ARCHIVED, "archived", "Unarchive"),
+        ("C0DELETED", "does not exist", "/invite @paperbot"),
+    ],
+)
+async def test_a_channel_paperbot_cannot_post_in_is_unreachable(
+    adapter: SlackAdapter, fake: FakeSlack, channel_id: str, reason: str, fix: str
+) -> None:
+    with pytest.raises(ChannelUnreachable, match=reason) as caught:
+        await adapter.post(channel(channel_id, "random"), digest(1))
+    assert fix in caught.value.fix
+    assert fake.messages == []
+
+
+async def test_a_kicked_channel_fails_mid_digest_and_the_ledger_knows_how_far_it_got(
+    adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    progress = Progress()
+
+    async def kick_after_first(index: int, message_id: str) -> None:
+        await progress(index, message_id)
+        if index == 0:
+            fake.kick(PAPERS)
+
+    with pytest.raises(ChannelUnreachable, match="not a member"):
+        await adapter.post(channel(), digest(3), on_posted=kick_after_first)
+    assert [i for i, _ in progress.calls] == [-1, 0]
+
+
+async def test_send_dm_opens_the_conversation(adapter: SlackAdapter, fake: FakeSlack) -> None:
+    await adapter.send_dm(UserRef(Platform.SLACK, ALICE["id"]), Reply("Your digest is paused."))
+    [message] = fake.messages
+    assert message.channel.startswith("D") and message.text == "Your digest is paused."
+
+
+async def test_each_channel_is_paced_on_its_own(fake: FakeSlack) -> None:
+    a = SlackAdapter(
+        Secret(BOT_TOKEN), Secret(APP_TOKEN), None, SlackConfig(api_url=fake.api_url), posts_per_second=20
+    )
+    a._pacer.burst = 1
+    await a.start(Inbox())
+    try:
+        busy = asyncio.create_task(a.post(channel(), digest(5)))
+        await fake.wait_for(lambda: len(fake.messages) >= 1)
+        fake.channels["C0QUIET"] = replace(fake.channels[PAPERS], id="C0QUIET", name="quiet")
+        await a.post(channel("C0QUIET", "quiet"), digest(0))
+        quiet_done = time.monotonic()
+        await busy
+    finally:
+        await a.stop()
+    busy_times = [c.at for c in fake.calls_of("chat.postMessage") if c.params["channel"] == PAPERS]
+    gaps = [b - a for a, b in itertools.pairwise(busy_times)]
+    assert min(gaps) >= 0.045  # 20 a second, after a burst of one
+    assert quiet_done < busy_times[-1]  # the quiet channel did not queue behind the busy one
+
+
+async def test_the_pacer_allows_a_short_burst_then_the_rate() -> None:
+    now = [0.0]
+    pacer = Pacer(rate=1.0, burst=3, clock=lambda: now[0])
+    for _ in range(3):
+        await pacer.wait("C1")  # the burst: no wait
+    started = time.monotonic()
+    pacer.rate = 100.0  # the 4th message must wait for a token: 1/100 s here
+    await pacer.wait("C1")
+    assert time.monotonic() - started >= 0.005
+    await Pacer(rate=0).wait("C1")  # rate 0: no pacing at all (tests)
+
+
+async def test_the_abstract_button_on_a_digest_card(
+    config: Config, fake: FakeSlack, arxiv_server: FakeArxiv
+) -> None:
+    paper = SAMPLE[2]
+    arxiv_server.add_papers([paper])
+    config = replace(config, arxiv=replace(config.arxiv, api_url=arxiv_server.api_url, min_interval_s=0.01))
+    async with App(config, [slack_adapter(fake)]) as app:
+        await app.store.papers.upsert_many([paper], datetime.now(UTC))
+        adapter = next(iter(app.deliverer.adapters.values()))
+        await adapter.post(channel(), Post("digest", items=(card(0, paper_id=paper.arxiv_id),)))
+        [parent] = fake.top_level(PAPERS)
+        [item] = fake.thread(PAPERS, parent.ts)
+        ack, rid = await fake.click(item, ABSTRACT_ACTION, paper.arxiv_id)
+        answer = await fake.answer(rid)
+    assert ack.seconds < 3 and answer["response_type"] == "ephemeral"
+    shown = " ".join(str(b) for b in answer["blocks"])
+    assert escape(paper.title)[:40] in shown
+
+
+async def http_post(url: str, body: str, headers: dict[str, str]) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
+        return response.status, await response.text()
+
+
+async def test_http_mode_verifies_signatures_and_refuses_replays(fake: FakeSlack) -> None:
+    inbox = Inbox()
+    adapter = slack_adapter(fake, mode="http", http_host="127.0.0.1", http_port=0, http_path="/slack/events")
+    await adapter.start(inbox)
+    try:
+        url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
+        payload = fake.slash_payload("/track", "video retrieval")
+        body = form_body(payload)
+        status, _ = await http_post(url, body, fake.signed_headers(body))
+        assert status == 200
+        await fake.wait_for(lambda: bool(fake.responses[payload["response_url"].rsplit("/", 1)[1]]))
+        assert [(c.name, c.args) for c in inbox.commands] == [("track", "video retrieval")]
+        forged = fake.signed_headers(body, secret="not-the-secret")
+        assert (await http_post(url, body, forged))[0] == 401
+        replayed = fake.signed_headers(body, timestamp=int(time.time()) - 10 * 60)
+        assert (await http_post(url, body, replayed))[0] == 401
+        assert len(inbox.commands) == 1
+        assert fake.socket_connections == 0  # HTTP mode opens no WebSocket
+    finally:
+        await adapter.stop()
