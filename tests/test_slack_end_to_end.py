@@ -10,11 +10,8 @@ paper, and a DM of an arXiv id gets the abstract back.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -22,19 +19,12 @@ import pytest
 
 from bot.arxiv_calendar import ARXIV_TZ
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
+from tests.fakes.operator import environment, off_topic, paperbot, write_config
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, PAPERS, FakeSlack, running
 
 PAPERS_SAMPLE = load_sample()
 MATCHING = PAPERS_SAMPLE[:3]  # video retrieval papers (few: Slack paces a channel to ~1 message/s)
-OFF_TOPIC = [
-    replace(
-        PAPERS_SAMPLE[0],
-        arxiv_id=f"2510.9{n:04d}",
-        title=f"Semi-Supervised Graph Learning {n}",
-        abstract="We study label propagation on graphs. It works well.",
-    )
-    for n in range(4)
-]
+OFF_TOPIC = off_topic(PAPERS_SAMPLE[0])
 
 
 @pytest.fixture
@@ -43,47 +33,23 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield server
 
 
-def write_config(tmp_path: Path, fake: FakeSlack, arxiv: FakeArxiv) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        "[bot]\n"
-        f'database = "{tmp_path / "bot.db"}"\n'
-        "[arxiv]\n"
-        f'api_url = "{arxiv.api_url}"\n'
-        f'feed_url = "{arxiv.feed_url}"\n'
-        'categories = ["cs"]\n'
-        "min_interval_s = 0.05\n"
-        "timeout_s = 2\n"
-        "max_retries = 1\n"
-        "[slack]\n"
-        f'api_url = "{fake.api_url}"\n',
-        encoding="utf-8",
+def config_for(tmp_path: Path, fake: FakeSlack, arxiv: FakeArxiv) -> Path:
+    return write_config(
+        tmp_path,
+        arxiv,
+        f'[slack]\napi_url = "{fake.api_url}"\n',
     )
-    return config
 
 
-def environment(config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "PAPERBOT_"))}
-    return {**env, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "PAPERBOT_CONFIG": str(config)}
-
-
-async def paperbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+def env_for(config: Path) -> dict[str, str]:
+    return environment(config, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN)
 
 
 async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
     tmp_path: Path, fake: FakeSlack, arxiv_server: FakeArxiv
 ) -> None:
     arxiv_server.announce(OFF_TOPIC + MATCHING, datetime.now(ARXIV_TZ).date())
-    env = environment(write_config(tmp_path, fake, arxiv_server))
+    env = env_for(config_for(tmp_path, fake, arxiv_server))
     bot = await paperbot("run", "--adapter", "slack", env=env)
     try:
         await fake.wait_connected(within=60)  # importing slack-bolt and connecting takes a moment
@@ -126,7 +92,7 @@ async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
 async def test_paperbot_run_with_a_revoked_token_exits_2_with_a_clear_message(
     tmp_path: Path, fake: FakeSlack, arxiv_server: FakeArxiv
 ) -> None:
-    env = {**environment(write_config(tmp_path, fake, arxiv_server)), "SLACK_BOT_TOKEN": "xoxb-revoked"}
+    env = {**env_for(config_for(tmp_path, fake, arxiv_server)), "SLACK_BOT_TOKEN": "xoxb-revoked"}
     bot = await paperbot("run", "--adapter", "slack", env=env)
     _, stderr = await asyncio.wait_for(bot.communicate(), 60)
     log = stderr.decode()
