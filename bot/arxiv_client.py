@@ -286,8 +286,10 @@ class ArxivClient:
         jittered = delay / 2 + self._rng.uniform(0, delay / 2)
         return max(jittered, retry_after or 0.0)
 
-    async def _with_retries(self, what: str, attempt_fn: Callable[[], Awaitable[T]]) -> T:
-        tries = self.config.max_retries + 1
+    async def _with_retries(
+        self, what: str, attempt_fn: Callable[[], Awaitable[T]], retries: int | None = None
+    ) -> T:
+        tries = (self.config.max_retries if retries is None else min(retries, self.config.max_retries)) + 1
         for attempt in range(tries):
             try:
                 return await attempt_fn()
@@ -343,7 +345,9 @@ class ArxivClient:
 
     # -- the API -----------------------------------------------------------------------------------
 
-    async def _search(self, search: arxiv.Search, page_size: int, what: str) -> list[Paper]:
+    async def _search(
+        self, search: arxiv.Search, page_size: int, what: str, retries: int | None = None
+    ) -> list[Paper]:
         client = self._arxiv_client(page_size)
         got: list[Any] = []
 
@@ -361,7 +365,7 @@ class ArxivClient:
                 # We only resume after a failure mid-way, so more results exist than we have.
                 raise _EmptyPage
 
-        await self._with_retries(what, attempt)
+        await self._with_retries(what, attempt, retries)
         papers: dict[str, Paper] = {}
         for result in got:
             paper = _result_to_paper(result)
@@ -369,17 +373,20 @@ class ArxivClient:
                 papers.setdefault(paper.arxiv_id, paper)
         return list(papers.values())
 
-    async def fetch_by_ids(self, ids: Sequence[str]) -> list[Paper]:
-        """Full records (comment, journal ref, DOI) of `ids`, in batches of 100; unknown ids are absent."""
+    async def fetch_by_ids(self, ids: Sequence[str], retries: int | None = None) -> list[Paper]:
+        """Full records (comment, journal ref, DOI) of `ids`, in batches of 100; unknown ids are absent.
+
+        `retries` (at most the configured number) shortens the wait when someone is waiting.
+        """
         unique = list(dict.fromkeys(ids))
         found: list[Paper] = []
         for start in range(0, len(unique), ID_BATCH):
             batch = unique[start : start + ID_BATCH]
             search = arxiv.Search(id_list=batch, max_results=len(batch))
-            found.extend(await self._search(search, ID_BATCH, f"id_list of {len(batch)} ids"))
+            found.extend(await self._search(search, ID_BATCH, f"id_list of {len(batch)} ids", retries))
         return found
 
-    async def search(self, search_query: str, max_results: int) -> list[Paper]:
+    async def search(self, search_query: str, max_results: int, retries: int | None = None) -> list[Paper]:
         """The newest `max_results` papers matching an API query such as `ti:"video retrieval"`."""
         search = arxiv.Search(
             query=search_query,
@@ -387,7 +394,8 @@ class ArxivClient:
             sort_by=arxiv.SortCriterion.SubmittedDate,
             sort_order=arxiv.SortOrder.Descending,
         )
-        return await self._search(search, min(max(max_results, 1), SEARCH_PAGE), f"search {search_query!r}")
+        page = min(max(max_results, 1), SEARCH_PAGE)
+        return await self._search(search, page, f"search {search_query!r}", retries)
 
     async def fetch_recent(self, categories: Sequence[str], start: datetime, end: datetime) -> list[Paper]:
         """Papers in `categories` submitted in [start, end): the fallback when a feed is unavailable."""

@@ -371,6 +371,11 @@ class Harvester:
         return reports
 
 
+# Someone is waiting for a lookup: one retry (a few seconds), then "arXiv is not answering",
+# rather than the harvest's full backoff of half a minute.
+INTERACTIVE_RETRIES = 1
+
+
 class ArxivService:
     """Paper lookups for commands: the local store first, then the API (and what it fetched is kept)."""
 
@@ -386,7 +391,7 @@ class ArxivService:
         paper = await self.store.papers.get(arxiv_id)
         if paper is not None:
             return paper
-        fetched = await self.client.fetch_by_ids([arxiv_id])
+        fetched = await self.client.fetch_by_ids([arxiv_id], retries=INTERACTIVE_RETRIES)
         if not fetched:
             return None
         await self.store.papers.upsert_many(fetched, self._now())
@@ -410,13 +415,13 @@ class ArxivService:
         if len(wanted) < TITLE_MIN_WORDS or is_unspecific(wanted):  # "what is this" is not a title
             return None
         # Only letters and digits reach arXiv's query syntax: a title cannot inject operators.
-        found = await self.client.search(f'ti:"{" ".join(wanted)}"', 5)
+        found = await self.client.search(f'ti:"{" ".join(wanted)}"', 5, retries=INTERACTIVE_RETRIES)
         exact = [p for p in found if words(p.title) == wanted]
         return exact[0] if exact else (found[0] if len(found) == 1 else None)
 
     async def search(self, query: str, n: int) -> list[Paper]:
         """The newest `n` papers for an API query (backfill); stored, but not as announcements."""
-        found = await self.client.search(query, n)
+        found = await self.client.search(query, n, retries=INTERACTIVE_RETRIES)
         if found:
             await self.store.papers.upsert_many(found, self._now())
         return found

@@ -10,6 +10,7 @@ import pytest
 
 from bot.app import ARXIV_DOWN_REPLY, DM_HELP, App
 from bot.config import ArxivConfig, Config
+from bot.ingest import INTERACTIVE_RETRIES
 from bot.models import DirectMessage, Paper
 from tests.conftest import ALICE, command
 from tests.fakes.arxiv_server import FakeArxiv, Fault, load_sample
@@ -99,6 +100,9 @@ async def test_arxiv_down_gets_a_clear_answer(app: App, arxiv_server: FakeArxiv)
     assert await dm(app, "2510.07720") == ARXIV_DOWN_REPLY
     assert (await app.command(command("/abstract 2510.07720"))).text == ARXIV_DOWN_REPLY
     assert app.reporter.count == 0  # arXiv being down is not a bug to report
+    # Someone is waiting: one retry per lookup, not the harvest's full series.
+    assert app.config.arxiv.max_retries > INTERACTIVE_RETRIES
+    assert len(arxiv_server.requests) == 2 * (INTERACTIVE_RETRIES + 1)
 
 
 async def test_papers_reads_the_store_first_then_asks_arxiv(app: App, arxiv_server: FakeArxiv) -> None:
