@@ -15,7 +15,7 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from adapters.slack.posting import Pacer
-from adapters.slack.render import ABSTRACT_ACTION, MAX_HEADER, escape
+from adapters.slack.render import ABSTRACT_ACTION, MAX_HEADER, escape, reply_messages
 from bot.app import App
 from bot.config import Config, Secret, SlackConfig
 from bot.errors import ChannelUnreachable
@@ -301,3 +301,16 @@ async def test_http_mode_verifies_signatures_and_refuses_replays(fake: FakeSlack
         assert fake.socket_connections == 0  # HTTP mode opens no WebSocket
     finally:
         await adapter.stop()
+
+
+def test_long_replies_fit_slacks_limits_in_at_most_five_messages() -> None:
+    many = Reply("Latest 50 papers:\n" + "\n".join(f"line {i} " + "w " * 100 for i in range(60)),
+                 cards=tuple(card(i % 10, title="T" * 400) for i in range(50)))  # fmt: skip
+    messages = reply_messages(many)
+    assert 1 < len(messages) <= 5
+    assert all(blocks_error(m.blocks) is None and m.text for m in messages)
+    shown = sum(
+        1 for m in messages for b in m.blocks if b["type"] == "section" and b["text"]["text"].startswith("*<")
+    )
+    assert shown == 50  # every paper made it
+    assert reply_messages(Reply(""))[0].text == "Done."
