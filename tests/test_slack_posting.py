@@ -173,6 +173,7 @@ async def test_oversized_and_hostile_text_stays_within_limits_and_inert(
     title = item.blocks[0]["text"]["text"]
     assert "<!channel>" not in title and "&lt;!channel&gt;" in title
     assert "<https://evil.example" not in title
+    assert "<!channel>" not in item.text and "&lt;!channel&gt;" in item.text  # the fallback too
     assert "<https://arxiv.org/pdf/2510.00000|pdf>" in str(item.blocks)  # links survive the cuts
 
 

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.commands import Listeners
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error, unreachable
-from adapters.slack.render import Message, reply_messages
+from adapters.slack.render import reply_messages
 from bot.config import Config, Secret, SlackConfig
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError
 from bot.models import ChannelRef, PlatformLimits, Post, PostRef, Reply, UserRef
@@ -216,7 +216,7 @@ class SlackAdapter:
             opened = await self.poster.client.conversations_open(users=user.user_id)
             channel_id = str(opened["channel"]["id"])
             for message in reply_messages(reply):
-                await self.poster.send(channel_id, Message(message.text, message.blocks))
+                await self.poster.send(channel_id, message)
         except SlackApiError as exc:
             mapped = unreachable(exc, where)
             if mapped is None:

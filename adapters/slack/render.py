@@ -30,7 +30,11 @@ Block = dict[str, Any]
 
 @dataclass
 class Message:
-    """One Slack message to send: its fallback text and blocks."""
+    """One Slack message to send: its fallback text and blocks.
+
+    Slack reads the fallback as mrkdwn too (notifications show it): the renderers escape it like
+    the blocks.
+    """
 
     text: str
     blocks: list[Block] = field(default_factory=list)
@@ -114,7 +118,7 @@ def abstract_button(paper_id: str) -> Block:
 
 def card_text(card: Card) -> str:
     """A card in plain words: the fallback text of its message."""
-    return shorten(f"{card.title} {card.url}".strip(), MAX_FALLBACK)
+    return escape(shorten(f"{card.title} {card.url}".strip(), MAX_FALLBACK))
 
 
 def card_blocks(card: Card, *, compact: bool = False) -> list[Block]:
@@ -156,13 +160,15 @@ def reply_messages(reply: Reply) -> list[Message]:
     text = slack_commands(reply.text)
     if len(reply.cards) == 1:
         card = reply.cards[0]
-        return [Message(shorten(text, MAX_FALLBACK) or card_text(card), card_blocks(card)[:MAX_BLOCKS])]
+        return [
+            Message(escape(shorten(text, MAX_FALLBACK)) or card_text(card), card_blocks(card)[:MAX_BLOCKS])
+        ]
     blocks = sections(escape(text)) if text else []
     for card in reply.cards:
         blocks.extend(card_blocks(card, compact=True))
     if not blocks:
         return [Message("Done.")]
-    fallback = shorten(text or "\n".join(card_text(c) for c in reply.cards), MAX_FALLBACK)
+    fallback = escape(shorten(text, MAX_FALLBACK)) if text else "\n".join(card_text(c) for c in reply.cards)
     return [Message(fallback, blocks[i : i + MAX_BLOCKS]) for i in range(0, len(blocks), MAX_BLOCKS)]
 
 
@@ -172,7 +178,7 @@ def parent_message(post: Post) -> Message:
     blocks: list[Block] = [header]
     if post.lines:
         blocks.extend(sections(escape("\n".join(post.lines)))[: MAX_BLOCKS - 1])
-    fallback = shorten("\n".join([post.header, *post.lines]), MAX_FALLBACK)
+    fallback = escape(shorten("\n".join([post.header, *post.lines]), MAX_FALLBACK))
     return Message(fallback or "arXiv digest", blocks)
 
 
@@ -182,4 +188,4 @@ def item_message(card: Card) -> Message:
 
 def footer_message(post: Post) -> Message:
     text = slack_commands(post.footer)
-    return Message(shorten(text, MAX_FALLBACK), sections(escape(text))[:MAX_BLOCKS])
+    return Message(escape(shorten(text, MAX_FALLBACK)), sections(escape(text))[:MAX_BLOCKS])
