@@ -18,7 +18,7 @@ from adapters.slack.posting import Pacer
 from adapters.slack.render import ABSTRACT_ACTION, MAX_HEADER, escape, reply_messages
 from bot.app import App
 from bot.config import Config, Secret, SlackConfig
-from bot.errors import ChannelUnreachable
+from bot.errors import ChannelUnreachable, PaperbotError
 from bot.models import Card, ChannelRef, Link, Platform, Post, Reply, UserRef
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
 from tests.fakes.slack_server import (
@@ -315,3 +315,11 @@ def test_long_replies_fit_slacks_limits_in_at_most_five_messages() -> None:
     )
     assert shown == 50  # every paper made it
     assert reply_messages(Reply(""))[0].text == "Done."
+
+
+async def test_slack_unreachable_at_start_is_a_clear_error() -> None:
+    unreachable_slack = SlackConfig(api_url="http://127.0.0.1:9/api/")  # the discard port: refused
+    adapter = SlackAdapter(Secret(BOT_TOKEN), Secret(APP_TOKEN), None, unreachable_slack)
+    with pytest.raises(PaperbotError, match="cannot reach Slack at http://127.0.0.1:9/api/"):
+        await adapter.start(Inbox())
+    await adapter.stop()

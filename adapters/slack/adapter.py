@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_server import AsyncSlackAppServer
@@ -24,6 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.commands import Listeners
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error, unreachable
@@ -137,9 +140,11 @@ class SlackAdapter:
             "HTTP" if http else "Socket Mode",
         )
 
-    async def _check(self, variable: str, call: object) -> dict[str, object]:
+    async def _check(self, variable: str, call: Awaitable[AsyncSlackResponse]) -> dict[str, object]:
         try:
-            response = await call  # type: ignore[misc]
+            response = await call
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise PaperbotError(f"cannot reach Slack at {self.settings.api_url}: {exc!r}") from None
         except SlackApiError as exc:
             error = slack_error(exc)
             if error in AUTH_ERRORS:
@@ -147,7 +152,7 @@ class SlackAdapter:
             raise PaperbotError(
                 f"Slack refused paperbot at start ({error or exc}); check {variable}"
             ) from None
-        return dict(response.data)
+        return response.data if isinstance(response.data, dict) else {}
 
     async def _connect(self, app: AsyncApp) -> None:
         assert self._app_token is not None
@@ -157,7 +162,7 @@ class SlackAdapter:
             "SLACK_APP_TOKEN", self._web_client(app_token).apps_connections_open(app_token=app_token)
         )
         handler = self._socket = AsyncSocketModeHandler(
-            app, self._app_token.reveal(), web_client=self._web_client(self._app_token.reveal())
+            app, app_token, web_client=self._web_client(app_token)
         )
         handler.client.wss_uri = str(opened["url"])
         await handler.connect_async()  # type: ignore[no-untyped-call]
