@@ -320,6 +320,6 @@ def test_long_replies_fit_slacks_limits_in_at_most_five_messages() -> None:
 async def test_slack_unreachable_at_start_is_a_clear_error() -> None:
     unreachable_slack = SlackConfig(api_url="http://127.0.0.1:9/api/")  # the discard port: refused
     adapter = SlackAdapter(Secret(BOT_TOKEN), Secret(APP_TOKEN), None, unreachable_slack)
-    with pytest.raises(PaperbotError, match="cannot reach Slack at http://127.0.0.1:9/api/"):
+    with pytest.raises(PaperbotError, match=r"cannot reach Slack at http://127\.0\.0\.1:9/api/"):
         await adapter.start(Inbox())
     await adapter.stop()
