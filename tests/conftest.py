@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,28 @@ from tests.fakes.recording import RecordingAdapter
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 GENERAL = ChannelRef(Platform.CONSOLE, "local", "general", "general")
 ALICE = UserRef(Platform.CONSOLE, "alice", "alice")
+
+
+# Name lookups are where any connection starts (requests, aiohttp, discord.py, slack-sdk):
+# refusing every host but this machine makes "no network in tests" a rule, not a hope.
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", ""})
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network() -> Iterator[None]:
+    real = socket.getaddrinfo
+
+    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name not in _LOCAL_HOSTS:
+            raise OSError(f"tests must not reach the network (asked to resolve {name!r})")
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = local_only
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
 
 
 # Port 9 (discard) on loopback refuses connections: a test that reaches for arXiv without a
