@@ -136,7 +136,7 @@ async def test_paperbot_discord_invite_url(config: Config, fake: FakeDiscord) ->
     (ok, printed, _), (rejected, _, why), (absent, _, unset) = results
     assert ok == 0 and printed.strip() == invite_url(APP_ID)
     assert rejected == 2 and "rejected the bot token" in why and "DISCORD_TOKEN" in why
-    assert absent == 2 and "DISCORD_TOKEN is not set" in unset
+    assert absent == 2 and "--client-id" in unset and "DISCORD_TOKEN" in unset
     assert fake.requests_to("GET", "/oauth2/applications/@me")
 
 
