@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
@@ -28,7 +29,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.slack.commands import Listeners
+from adapters.slack.access import Managers
+from adapters.slack.commands import Listeners, renamed
+from adapters.slack.names import CommandNames
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error, unreachable
 from adapters.slack.render import reply_messages
 from bot.config import Config, Secret, SlackConfig
@@ -87,6 +90,8 @@ class SlackAdapter:
         self._poster: Poster | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        self._shared_routes: list[web.RouteDef] = []  # the ops routes, when they share our port
+        self.names = CommandNames(self.settings.command_prefix)
         self.http_port = 0  # HTTP mode: the port actually bound (the configured one, or a free one for 0)
 
     @classmethod
@@ -124,7 +129,8 @@ class SlackAdapter:
             request_verification_enabled=http,
             logger=_bolt_log,
         )
-        Listeners(inbox, client).register(app)
+        managers = Managers(client, self.settings.managers, self.names)
+        Listeners(inbox, client, self.names, managers).register(app)
         try:
             if http:
                 await self._serve(app)
@@ -171,6 +177,7 @@ class SlackAdapter:
         server = AsyncSlackAppServer(
             port=self.settings.http_port, path=self.settings.http_path, app=app, host=self.settings.http_host
         )
+        server.web_app.add_routes(self._shared_routes)
         runner = self._runner = web.AppRunner(server.web_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
@@ -186,6 +193,24 @@ class SlackAdapter:
             self.http_port,
             self.settings.http_path,
         )
+
+    def share_http(self, port: int, routes: Sequence[web.RouteDef]) -> bool:
+        """In HTTP mode on `port`, serve `routes` (/healthz, /metrics) beside Slack's (call before start)."""
+        if self.settings.mode != "http" or port != self.settings.http_port:
+            return False
+        self._shared_routes = list(routes)
+        return True
+
+    @property
+    def connected(self) -> bool:
+        """Socket Mode: the WebSocket to Slack is open; HTTP mode: the server is listening."""
+        if self._runner is not None:
+            return True
+        if self._socket is None:
+            return False
+        client = self._socket.client
+        session = client.current_session
+        return not client.closed and not client.stale and session is not None and not session.closed
 
     async def stop(self) -> None:
         """Close the Socket Mode connection or the HTTP server; safe after a failed or no start."""
@@ -213,6 +238,7 @@ class SlackAdapter:
         resume: PostRef | None = None,
         on_posted: OnPosted | None = None,
     ) -> PostRef:
+        post = replace(post, footer=self.names.rewrite(post.footer))  # `/papers x` -> `/pb-papers x`
         return await self.poster.post(channel, post, resume=resume, on_posted=on_posted)
 
     async def send_dm(self, user: UserRef, reply: Reply) -> None:
@@ -220,7 +246,7 @@ class SlackAdapter:
         try:
             opened = await self.poster.client.conversations_open(users=user.user_id)
             channel_id = str(opened["channel"]["id"])
-            for message in reply_messages(reply):
+            for message in reply_messages(renamed(reply, self.names)):
                 await self.poster.send(channel_id, message)
         except SlackApiError as exc:
             mapped = unreachable(exc, where)

@@ -38,6 +38,9 @@ BOT_USER_ID = "U0PAPERBOT"
 BOT_ID = "B0PAPERBOT"
 ALICE = {"id": "U0ALICE", "name": "alice"}
 BOB = {"id": "U0BOB", "name": "bob"}
+ADA = {"id": "U0ADA", "name": "ada"}  # a workspace admin
+OWEN = {"id": "U0OWEN", "name": "owen"}  # the workspace's primary owner
+EDITORS = "S0EDITORS"  # a user group holding bob
 
 PAPERS = "C0PAPERS"  # #papers: paperbot is a member
 OUTSIDE = "C0OUTSIDE"  # #random: paperbot was never invited (or was kicked)
@@ -110,7 +113,18 @@ class FakeSlack:
                 Channel(ARCHIVED, "old-papers", is_archived=True),
             )
         }
+        # users.info: every person the workspace knows, with Slack's admin and owner flags.
+        self.users: dict[str, dict[str, Any]] = {
+            ALICE["id"]: {"id": ALICE["id"], "name": ALICE["name"]},
+            BOB["id"]: {"id": BOB["id"], "name": BOB["name"]},
+            ADA["id"]: {"id": ADA["id"], "name": ADA["name"], "is_admin": True},
+            OWEN["id"]: {"id": OWEN["id"], "name": OWEN["name"], "is_owner": True, "is_primary_owner": True},
+        }
+        self.usergroups: dict[str, list[str]] = {EDITORS: [BOB["id"]]}
+        self.scopes = {"users:read", "usergroups:read"}  # what the installed app was granted
         self.socket_connections = 0
+        self.accept_connections = True  # False: apps.connections.open fails (Slack is having an outage)
+        self._failing: dict[str, str] = {}  # method -> the error every call of it gets
         self._rate_limited: dict[str, int] = {}  # method -> Retry-After for its next call
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -154,6 +168,18 @@ class FakeSlack:
     def rate_limit_once(self, method: str, retry_after: int = 0) -> None:
         """The next call of `method` gets 429 with Retry-After (seconds)."""
         self._rate_limited[method] = retry_after
+
+    def fail(self, method: str, error: str | None) -> None:
+        """Every call of `method` answers ok=false with `error` (None: answer normally again)."""
+        if error is None:
+            self._failing.pop(method, None)
+        else:
+            self._failing[method] = error
+
+    async def drop_socket(self) -> None:
+        """Close the Socket Mode connection from Slack's side, as Slack does on a restart."""
+        if self._socket is not None:
+            await self._socket.close()
 
     def kick(self, channel_id: str) -> None:
         """Paperbot is removed from the channel."""
@@ -387,7 +413,11 @@ class FakeSlack:
         if method == "apps.connections.open":
             if token != self.app_token:
                 return {"ok": False, "error": "invalid_auth"}
+            if not self.accept_connections:
+                return {"ok": False, "error": "internal_error"}
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link?ticket=fake"}
+        if method in self._failing:
+            return {"ok": False, "error": self._failing[method]}
         if not token:
             return {"ok": False, "error": "not_authed"}
         if token != self.bot_token:
@@ -397,6 +427,8 @@ class FakeSlack:
             "chat.postMessage": self._post_message,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "users.info": self._users_info,
+            "usergroups.users.list": self._usergroup_users,
         }.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -413,6 +445,30 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _missing_scope(self, scope: str) -> dict[str, Any] | None:
+        if scope in self.scopes:
+            return None
+        return {"ok": False, "error": "missing_scope", "needed": scope, "provided": "commands,chat:write"}
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self._missing_scope("users:read")
+        if refused is not None:
+            return refused
+        user = self.users.get(str(params.get("user", "")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        flags = {"is_admin": False, "is_owner": False, "is_primary_owner": False, "deleted": False}
+        return {"ok": True, "user": {"team_id": TEAM_ID, **flags, **user}}
+
+    def _usergroup_users(self, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self._missing_scope("usergroups:read")
+        if refused is not None:
+            return refused
+        members = self.usergroups.get(str(params.get("usergroup", "")))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = str(params.get("users", ""))
