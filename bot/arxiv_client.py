@@ -32,7 +32,7 @@ import arxiv
 import requests
 from requests.adapters import HTTPAdapter
 
-from bot import __version__
+from bot import __version__, metrics
 from bot.arxiv_ids import parse_arxiv_id
 from bot.config import ArxivConfig
 from bot.errors import ArxivUnavailable
@@ -60,9 +60,10 @@ RECENT_PAGE = 1000  # the API allows up to 2000 a page; 1000 keeps each response
 class RetryableResponse(Exception):
     """arXiv answered, but not usefully (429, 5xx, HTML, broken XML): worth asking again."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, code: str = "malformed") -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.code = code  # the failure's metrics label: http_<status>, html, malformed
 
 
 class _EmptyPage(Exception):
@@ -140,10 +141,11 @@ class PoliteSession(requests.Session):
     One pooled connection: arXiv asks for one connection at a time.
     """
 
-    def __init__(self, user_agent: str, timeout: float) -> None:
+    def __init__(self, user_agent: str, timeout: float, api_url: str = "") -> None:
         super().__init__()
         self.user_agent = user_agent
         self.timeout = timeout
+        self.api_url = api_url  # requests under it are "api" in the metrics, the rest "feed"
         self.gate: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
         self.requests_made = 0
         self._count_lock = threading.Lock()
@@ -157,13 +159,27 @@ class PoliteSession(requests.Session):
         request.headers["User-Agent"] = self.user_agent
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        endpoint = "api" if self.api_url and str(request.url).startswith(self.api_url) else "feed"
         with self.gate():
             with self._count_lock:
                 self.requests_made += 1
+            metrics.arxiv_request(endpoint)
             log.debug("GET %s", request.url)
-            response = super().send(request, **kwargs)
-            _ = response.content  # read the body while we hold the connection
-        check_response(response)
+            try:
+                response = super().send(request, **kwargs)
+                _ = response.content  # read the body while we hold the connection
+            except requests.RequestException as err:
+                metrics.arxiv_failed(
+                    endpoint, "timeout" if isinstance(err, requests.Timeout) else "connection"
+                )
+                raise
+        try:
+            check_response(response)
+        except RetryableResponse as err:
+            metrics.arxiv_failed(endpoint, err.code)
+            raise
+        if int(response.status_code) >= 400:
+            metrics.arxiv_failed(endpoint, f"http_{int(response.status_code)}")
         return response
 
 
@@ -171,7 +187,8 @@ def check_response(response: Any) -> None:
     """Raise RetryableResponse for answers worth retrying: 429/5xx, and 200s that are not XML feeds."""
     status = int(response.status_code)
     if status in RETRY_STATUSES:
-        raise RetryableResponse(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After")))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise RetryableResponse(f"HTTP {status}", retry_after, code=f"http_{status}")
     if status != 200:
         return  # other client errors are not retried; the caller reports them
     body: bytes = response.content
@@ -180,7 +197,7 @@ def check_response(response: Any) -> None:
     except ET.ParseError as err:
         head = body[:200].lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html")):
-            raise RetryableResponse("an HTML page instead of a feed") from None
+            raise RetryableResponse("an HTML page instead of a feed", code="html") from None
         raise RetryableResponse(f"malformed XML ({err})") from None
     if root.tag.rsplit("}", 1)[-1] not in ("feed", "rss", "RDF"):
         raise RetryableResponse(f"not a feed (<{root.tag}>)")
@@ -235,7 +252,7 @@ class ArxivClient:
         self._rng = rng or random.Random()
         contact = config.contact or "https://github.com/paperbot"
         self.user_agent = f"paperbot/{__version__} (+{contact})"
-        self.session = PoliteSession(self.user_agent, config.timeout_s)
+        self.session = PoliteSession(self.user_agent, config.timeout_s, config.api_url)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.session.gate = self._gate
         self._clients: dict[int, arxiv.Client] = {}

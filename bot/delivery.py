@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import digest
+from bot import digest, metrics
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
 from bot.models import ChannelRef, Platform, Post, PostRef
@@ -95,6 +95,7 @@ class Deliverer:
                 try:
                     return await self.deliver(channel, matches=found.get(channel, []))
                 except Exception as exc:
+                    metrics.delivery_failed(channel.platform, "error")
                     self.reporter.report(exc, "digest delivery", {"channel": str(channel)})
                     return Outcome(channel, "failed", detail=str(exc))
 
@@ -184,6 +185,7 @@ class Deliverer:
         channel = record.channel
         adapter = self.adapters.get(channel.platform)
         if adapter is None:
+            metrics.delivery_failed(channel.platform, "no_adapter")
             return Outcome(channel, "failed", detail=f"no {channel.platform} adapter is running")
         pending = record.pending
         papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
@@ -197,6 +199,7 @@ class Deliverer:
         post = Post(record.header, record.lines, cards, footer)
 
         async def on_posted(index: int, message_id: str) -> None:
+            metrics.posted(channel.platform, index)
             if index < 0:
                 await self.store.deliveries.set_parent(record.id, message_id)
             else:
@@ -207,6 +210,7 @@ class Deliverer:
         try:
             await adapter.post(channel, post, resume=resume, on_posted=on_posted)
         except ChannelUnreachable as exc:
+            metrics.delivery_failed(channel.platform, "unreachable")
             retry_at = await self.store.channels.mark_unreachable(channel, exc.reason, self.clock())
             log.warning(
                 "cannot post to %s: %s. %s The digest is kept and retried after %s.",

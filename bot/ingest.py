@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TextIO
 
+from bot import metrics
 from bot.arxiv_calendar import (
     REPOLL_EVERY,
     REPOLL_TIMES,
@@ -195,6 +196,21 @@ class Harvester:
         progress: Progress | None = None,
     ) -> HarvestReport:
         """Harvest the announcement visible at `now` (or an older `day`, through the API fallback)."""
+        report = await self._harvest(now, needed, day, dry_run, force, progress)
+        stored = report.status == "ok" and not dry_run
+        counts = {"new": report.new, "cross": report.cross, "replace": report.replaced} if stored else None
+        metrics.harvested(report.status, report.seconds, report.announced, counts)
+        return report
+
+    async def _harvest(
+        self,
+        now: datetime,
+        needed: Iterable[frozenset[str] | None],
+        day: date | None,
+        dry_run: bool,
+        force: bool,
+        progress: Progress | None,
+    ) -> HarvestReport:
         say = progress or (lambda line: None)
         expected = announcement_date(now, self.holidays)
         target = day or expected

@@ -112,6 +112,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX harvest_runs_announced ON harvest_runs (announced, status)",
     ),
+    # A one-row table that /healthz writes to: proof that the database still takes writes.
+    (
+        """
+        CREATE TABLE IF NOT EXISTS health_checks (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at TEXT NOT NULL
+        )
+        """,
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

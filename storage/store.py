@@ -9,6 +9,7 @@ from storage.channels import ChannelRepository
 from storage.database import Database
 from storage.deliveries import DeliveryRepository
 from storage.harvests import HarvestRepository
+from storage.health import HealthRepository
 from storage.papers import PaperRepository
 from storage.subscriptions import SubscriptionRepository
 
@@ -23,6 +24,7 @@ class Store:
         self.papers = PaperRepository(db)
         self.harvests = HarvestRepository(db)
         self.deliveries = DeliveryRepository(db, self.channels)
+        self.health = HealthRepository(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
