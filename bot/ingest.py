@@ -499,18 +499,19 @@ async def needed_categories(store: Store) -> list[frozenset[str] | None]:
 async def run_harvest_command(config: Config, *, dry_run: bool, out: TextIO) -> int:
     """`paperbot harvest [--dry-run]`: one harvest now, a line per request and a summary; the exit code."""
     client = ArxivClient(config.arxiv)
+    redact = config.redactor()  # a mirror's URL may carry a password
     try:
         async with await Store.open(config.database_path) as store:
             needed = await needed_categories(store)
             harvester = Harvester(client, store, config)
 
             def progress(line: str) -> None:
-                print(line, file=out, flush=True)
+                print(redact(line), file=out, flush=True)
 
             result = await harvester.harvest(
                 datetime.now(UTC), needed=needed, dry_run=dry_run, force=True, progress=progress
             )
     finally:
         client.close()
-    print(result.summary() + (" (dry run: nothing stored)" if dry_run else ""), file=out, flush=True)
+    print(redact(result.summary()) + (" (dry run: nothing stored)" if dry_run else ""), file=out, flush=True)
     return 1 if result.status == "failed" else 0
