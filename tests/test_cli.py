@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot import __version__
 from bot.cli import main
+from tests.fakes.operator import paperbot
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,16 +82,7 @@ def test_run_with_a_bad_environment_value_exits_2(
 
 
 async def run_cli(*args: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await paperbot(*args, env=env, typed=True)
     out, err = await asyncio.wait_for(process.communicate(stdin), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()

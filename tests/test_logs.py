@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from bot.config import load_config
 from bot.logs import setup_logging
+from tests.fakes.operator import paperbot
 
 TOKEN = "xoxb-4242-4242-loggedbymistake"
 
@@ -79,18 +79,7 @@ async def test_paperbot_run_logs_json_lines_without_secrets(tmp_path: Path, how:
     args = ["--log-format", "json", "run"] if how == "flag" else ["run"]
     if how == "config":
         env["PAPERBOT_BOT__LOG_FORMAT"] = "json"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        "--adapter",
-        "console",
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await paperbot(*args, "--adapter", "console", env=env, typed=True)
     out, err = await asyncio.wait_for(process.communicate(b"/track video retrieval\n"), 60)
     assert process.returncode == 0, err.decode()
     records = [json.loads(line) for line in err.decode().splitlines()]

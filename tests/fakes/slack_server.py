@@ -10,7 +10,10 @@ Slack's rules that matter to paperbot are enforced rather than trusted: tokens, 
 `blocks` required, at most 50 blocks, 3000 characters of section text, 150 of header text,
 replies only into threads that exist, and the errors of channels the bot may not post in
 (`channel_not_found`, `not_in_channel`, `is_archived`). A 429 with Retry-After can be
-injected once per method.
+injected once per method, any method can be made to fail with a given error, and the Socket
+Mode connection can be dropped (with reconnects refused). `users.info` knows the workspace's
+people with their admin and owner flags, `usergroups.users.list` its user groups, and both
+answer `missing_scope` when the app was not granted theirs.
 """
 
 from __future__ import annotations
