@@ -8,6 +8,8 @@ fake arXiv (with a 503 on the way), a digest, a refused channel and a command.
 
 from __future__ import annotations
 
+import io
+import os
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.console import ConsoleAdapter
 from adapters.slack import SlackAdapter
 from bot.app import App
 from bot.arxiv_calendar import ARXIV_TZ
@@ -254,3 +257,18 @@ async def test_command_names_in_metrics_are_bounded(config: Config) -> None:
         value(samples(text), "paperbot_command_duration_seconds_count", command="other", platform="console")
         >= 1
     )
+
+
+async def test_the_console_counts_as_connected_while_it_reads_its_input(config: Config) -> None:
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "r", encoding="utf-8") as reader, os.fdopen(write_fd, "w") as writer:
+        console = ConsoleAdapter(reader, io.StringIO(), interactive=False)
+        async with App(config, [console]) as app:
+            assert (await app.health()).body["checks"]["adapters"] == {
+                "ok": True,
+                "console": {"connected": True},
+            }
+            writer.close()  # end of input: the console stops, and says so
+            await app.wait_until_stopped()
+            health = await app.health()
+        assert not health.ok and health.body["checks"]["adapters"]["console"] == {"connected": False}
