@@ -40,6 +40,7 @@ class OpsServer:
     def __init__(self, health: Callable[[], Awaitable[Health]]) -> None:
         self._health = health
         self._runner: web.AppRunner | None = None
+        self._failing: list[str] = []  # the checks failing at the last probe
         self.port = 0  # the port bound, once started on its own
 
     def routes(self) -> list[web.RouteDef]:
@@ -50,8 +51,14 @@ class OpsServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         health = await self._health()
-        if not health.ok:
-            log.warning("health check failing: %s", json.dumps(health.body["checks"]))
+        # Logged when the state changes, not on every probe (a HEALTHCHECK asks every 30 s).
+        failing = sorted(name for name, check in health.body["checks"].items() if not check["ok"])
+        if failing != self._failing:
+            if failing:
+                log.warning("health check failing: %s", json.dumps(health.body["checks"]))
+            elif self._failing:
+                log.info("health check passing again")
+            self._failing = failing
         return web.json_response(health.body, status=200 if health.ok else 503)
 
     async def start(self, host: str, port: int) -> None:

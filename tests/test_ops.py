@@ -9,6 +9,7 @@ fake arXiv (with a 503 on the way), a digest, a refused channel and a command.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import socket
 import sqlite3
@@ -100,7 +101,10 @@ async def test_healthz_reports_each_check_and_200_when_all_pass(config: Config) 
     assert body["checks"]["adapters"] == {"ok": True, "console": {"connected": None}}
 
 
-async def test_a_database_that_takes_no_writes_fails_health(config: Config) -> None:
+async def test_a_database_that_takes_no_writes_fails_health(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.ops")
     async with App(with_ops(config), [RecordingAdapter(name="console")]) as app:
         assert app.ops is not None
         # Another process holds the write lock (a stuck `paperbot harvest`, a backup tool).
@@ -116,6 +120,16 @@ async def test_a_database_that_takes_no_writes_fails_health(config: Config) -> N
         assert body["checks"]["database"]["ok"] is False
         assert "locked" in body["checks"]["database"]["error"]
         assert (await get(app.ops.port, "/healthz"))[0] == 200  # the lock is gone: healthy again
+        assert (await get(app.ops.port, "/healthz"))[0] == 200
+    # The operator's log has the change of state, once each way, not every probe.
+    changes = [
+        r.getMessage() for r in caplog.records if r.name == "bot.ops" and "health check" in r.getMessage()
+    ]
+    assert (
+        len(changes) == 2
+        and "database is locked" in changes[0]
+        and changes[1] == "health check passing again"
+    )
 
 
 async def test_harvest_health_follows_the_latest_run_and_its_age(config: Config) -> None:
