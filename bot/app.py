@@ -31,6 +31,7 @@ from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Plat
 from bot.ports import Adapter
 from bot.scheduling import Scheduler
 from storage import Store
+from storage.process_lock import ProcessLock
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ ARXIV_DOWN_REPLY = "arXiv is not answering right now; please try again in a few 
 # Commands after which a channel's delivery job must follow its (new) settings.
 _RESCHEDULE_AFTER = frozenset({"track", "untrack", "settings"})
 MAX_DM_CHARS = 1000
+RESUME_EVERY_MINUTES = 10
 
 DM_HELP = (
     "Send me an arXiv id (2401.01234), an arXiv link, or a paper title and I'll answer with its abstract. "
@@ -114,6 +116,10 @@ class App:
 
     async def __aenter__(self) -> App:
         try:
+            # One process per database, before anything is read: a second `paperbot run` stops
+            # here with a line naming the first, instead of delivering the same digests again.
+            lock = await ProcessLock.acquire(self.config.database_path)
+            self._stack.callback(lock.release)
             self._store = await Store.open(self.config.database_path)
             self._stack.push_async_callback(self._store.close)
             client = ArxivClient(self.config.arxiv)
@@ -203,6 +209,11 @@ class App:
         )
         for channel, settings in await self.store.channels.with_subscriptions():
             self._schedule_delivery(channel, settings)
+        # A digest left open by a failure that is not the channel's (the platform erring, the
+        # database locked for minutes) is finished soon, not at the channel's next digest time.
+        self.scheduler.cron(
+            "resume", self.resume_open_digests, timezone=UTC, minute=f"*/{RESUME_EVERY_MINUTES}"
+        )
 
     async def schedule_channel(self, channel: ChannelRef) -> None:
         """(Re)register `channel`'s delivery job from its stored settings; drop it if it tracks nothing."""
@@ -248,6 +259,10 @@ class App:
         except ArxivUnavailable as exc:  # the digest goes out without them rather than not at all
             log.warning("could not fetch comments and journal refs of %d papers: %s", len(ids), exc)
             return 0
+
+    async def resume_open_digests(self) -> list[Outcome]:
+        """Finish the digests that were planned but not completed (unreachable channels wait their turn)."""
+        return await self.deliverer.resume_open(await self.store.deliveries.channels_with_open_digests())
 
     async def deliver_channels(self, channels: list[ChannelRef]) -> list[Outcome]:
         return await self.deliverer.deliver_many(channels)

@@ -132,11 +132,25 @@ def _run(config: Config, adapter: str | None) -> int:
     return 0
 
 
+# How long `paperbot harvest` waits for the database while another paperbot holds it.
+HARVEST_LOCK_WAIT_S = 10.0
+
+
 def _harvest(config: Config, *, dry_run: bool) -> int:
     from bot.ingest import run_harvest_command
+    from storage.process_lock import ProcessLock
+
+    async def locked() -> int:
+        # A dry run writes nothing, so it may run beside the bot; a real one takes its turn.
+        lock = None if dry_run else await ProcessLock.acquire(config.database_path, wait=HARVEST_LOCK_WAIT_S)
+        try:
+            return await run_harvest_command(config, dry_run=dry_run, out=sys.stdout)
+        finally:
+            if lock is not None:
+                lock.release()
 
     try:
-        return asyncio.run(run_harvest_command(config, dry_run=dry_run, out=sys.stdout))
+        return asyncio.run(locked())
     except KeyboardInterrupt:
         return 130
     except (ConfigError, StorageError) as exc:

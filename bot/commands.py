@@ -8,9 +8,10 @@ database is unchanged by bad input.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -22,7 +23,10 @@ from bot.matching import prepare
 from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
 from bot.query import MAX_QUERY_CHARS, Query, parse
 from bot.settings import parse_max_papers, parse_post_time, parse_timezone
+from bot.text import has_lone_surrogate, visible
+from bot.tldr import shorten
 from storage import Store
+from storage.subscriptions import ChannelFull
 
 if TYPE_CHECKING:  # the services are built by the App; handlers only call them
     from bot.delivery import Deliverer
@@ -65,10 +69,14 @@ Handler = Callable[[Context, Command], Awaitable[Reply]]
 
 
 def clean_text(text: str) -> str:
-    """Collapse whitespace; refuse control characters that have no business in a query."""
+    """Visible text (NFKC, no format characters), whitespace collapsed; refuses control characters."""
+    if has_lone_surrogate(text):
+        raise UserError(
+            "That text contains a broken character (half of a UTF-16 pair); please type it again."
+        )
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
         raise UserError("That text contains control characters; please type plain text.")
-    return " ".join(text.split())
+    return " ".join(visible(text).split())
 
 
 def read_plain_query(text: str) -> ReadQuery:
@@ -100,18 +108,16 @@ async def track(ctx: Context, cmd: Command) -> Reply:
     text = _query_arg(cmd, "/track <query>, e.g. /track video retrieval")
     query = ctx.read_query(text)
     limit = ctx.config.bot.max_subscriptions_per_channel
-    existing = await ctx.store.subscriptions.for_channel(cmd.channel)
-    if any(s.query == query.canonical for s in existing):
-        raise UserError(f'This channel already tracks "{query.canonical}".')
-    if len(existing) >= limit:
-        raise UserError(
-            f"This channel already tracks {len(existing)} queries, the limit is {limit}. "
-            "Use /untrack to drop one first."
+    try:
+        added = await ctx.store.subscriptions.add(
+            cmd.channel, query.canonical, text, cmd.user.user_id, ctx.clock(), limit=limit
         )
-    added = await ctx.store.subscriptions.add(
-        cmd.channel, query.canonical, text, cmd.user.user_id, ctx.clock()
-    )
-    if added is None:  # another command won the race for the same query
+    except ChannelFull as full:
+        raise UserError(
+            f"This channel already tracks {full.count} queries, the limit is {limit}. "
+            "Use /untrack to drop one first."
+        ) from None
+    if added is None:
         raise UserError(f'This channel already tracks "{query.canonical}".')
     text = (
         f'Now tracking "{query.canonical}" in this channel: {query.reading}. '
@@ -221,8 +227,7 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
         except ValueError as exc:
             raise UserError(f"{word}: {exc}") from None
         i += 2
-    new = replace(current, **changes)  # type: ignore[arg-type]
-    await ctx.store.channels.update_settings(cmd.channel, new, ctx.clock())
+    new = await ctx.store.channels.update_settings(cmd.channel, changes, ctx.clock())
     return Reply("Settings saved. " + describe_schedule(ctx, new), Visibility.CHANNEL)
 
 
@@ -239,10 +244,12 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
     """`/papers <query> [n]`: the latest n matching papers, from the store first, then arXiv."""
     words = clean_text(cmd.args).split()
     n = PAPERS_DEFAULT
-    if len(words) > 1 and words[-1].lstrip("-").isdigit():
-        n = int(words.pop())
+    if len(words) > 1 and _NUMBER.fullmatch(words[-1]):
+        digits = words.pop()
+        # int() of thousands of digits is refused (and slow): anything that long is out of range.
+        n = int(digits) if len(digits) <= 6 else PAPERS_MAX + 1
         if not 1 <= n <= PAPERS_MAX:
-            raise UserError(f"n must be between 1 and {PAPERS_MAX} (got {n}).")
+            raise UserError(f"n must be between 1 and {PAPERS_MAX} (got {shorten(digits, 12)}).")
     text = " ".join(words)
     if not text:
         raise UserError(
@@ -272,6 +279,9 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
         f'The latest {len(newest)} {noun} for "{query.canonical}"{note}:',
         cards=tuple(digest.card(p) for p in newest),
     )
+
+
+_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def _newest_first(paper: Paper) -> tuple[str, str]:

@@ -110,33 +110,14 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    """A digest: one parent message and a thread of cards under it.
-
-    `header` and `lines` make the parent; `items` go into its thread in order;
-    `footer` (e.g. "+12 more") ends the thread.
-    """
+    """A digest's parent message: the header and a line per query. Its thread holds the cards."""
 
     header: str
     lines: tuple[str, ...] = ()
-    items: tuple[Card, ...] = ()
-    footer: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class PostRef:
-    """Platform ids of a posted digest, so delivery can resume in the same thread."""
-
-    parent_id: str
-    item_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformLimits:
-    """What one message may hold on a platform; renderers and the digest respect these."""
-
-    max_message_chars: int
-    max_cards_per_message: int = 1
-    posts_per_second_per_channel: float = 1.0
+# What goes into a digest's thread: a paper's card, or a line of text (the "+12 more" footer).
+ThreadItem = Card | str
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX harvest_runs_announced ON harvest_runs (announced, status)",
     ),
+    # 2: a write-ahead ledger. Each message of a digest records its intent (when it was about to be
+    # sent) before the send and its platform id after, so a restart can tell "never sent" from
+    # "sent, id not recorded" by asking the platform for the message's delivery key.
+    (
+        "ALTER TABLE digests ADD COLUMN key TEXT",  # delivery keys are '<key>.p', '<key>.<position>', ...
+        "UPDATE digests SET key = 'd' || id WHERE key IS NULL",  # digests planned before this version
+        "ALTER TABLE digests ADD COLUMN parent_sending_at TEXT",
+        "ALTER TABLE digests ADD COLUMN footer_sending_at TEXT",
+        "ALTER TABLE digests ADD COLUMN footer_message_id TEXT",
+        "ALTER TABLE deliveries ADD COLUMN sending_at TEXT",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -60,8 +60,17 @@ async def test_deleting_a_channel_cascades_to_its_subscriptions(store: Store) ->
 
 
 async def test_channel_settings_round_trip_and_unreachable_marking(store: Store) -> None:
-    await store.channels.update_settings(GENERAL, ChannelSettings("Europe/Berlin", "08:30", 10, True), NOW)
-    assert await store.channels.settings(GENERAL) == ChannelSettings("Europe/Berlin", "08:30", 10, True)
+    changes = {"timezone": "Europe/Berlin", "post_time": "08:30", "max_papers": 10, "paused": True}
+    saved = await store.channels.update_settings(GENERAL, changes, NOW)
+    assert (
+        saved == await store.channels.settings(GENERAL) == ChannelSettings("Europe/Berlin", "08:30", 10, True)
+    )
+    # Only what is named is written: the other settings stay as they are.
+    assert await store.channels.update_settings(GENERAL, {"max_papers": 5}, NOW) == ChannelSettings(
+        "Europe/Berlin", "08:30", 5, True
+    )
+    with pytest.raises(ValueError, match="not channel settings"):
+        await store.channels.update_settings(GENERAL, {"name; DROP TABLE channels": 1}, NOW)
     await store.channels.mark_unreachable(GENERAL, "channel_not_found", NOW)
     assert await store.channels.unreachable(GENERAL) == (NOW, "channel_not_found")
     await store.channels.clear_unreachable(GENERAL)

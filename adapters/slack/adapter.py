@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 
 import aiohttp
 from aiohttp import web
@@ -29,12 +30,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.commands import Listeners
-from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error, unreachable
-from adapters.slack.render import reply_messages
+from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error
 from bot.config import Config, Secret, SlackConfig
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError
-from bot.models import ChannelRef, PlatformLimits, Post, PostRef, Reply, UserRef
-from bot.ports import Inbox, OnPosted
+from bot.models import ChannelRef, Post, ThreadItem
+from bot.ports import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,21 @@ class _NoTokenSkippedWarning(logging.Filter):
 _bolt_log = logging.getLogger("slack_bolt.AsyncApp")
 _bolt_log.addFilter(_NoTokenSkippedWarning())
 
+
+@web.middleware
+async def _refuse_malformed_timestamps(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A request whose timestamp is not a number is not from Slack: 401, as for a bad signature.
+
+    Bolt's verifier would call int() on it and answer 500 with a traceback in the log.
+    """
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return web.json_response({"error": "invalid request"}, status=401)
+    return await handler(request)
+
+
 TOKEN_HELP = (
     "create the app from adapters/slack/manifest.yaml, install it to the workspace, then set "
     "SLACK_BOT_TOKEN (OAuth & Permissions, xoxb-...) and SLACK_APP_TOKEN (Basic Information, "
@@ -61,9 +76,6 @@ class SlackAdapter:
     """paperbot on Slack through slack-bolt."""
 
     name = "slack"
-    # Slack allows about one message per second per channel; a message's text may be 40,000
-    # characters, but a section holds 3,000 and the renderer splits longer text.
-    limits = PlatformLimits(max_message_chars=3000, max_cards_per_message=1, posts_per_second_per_channel=1.0)
 
     def __init__(
         self,
@@ -171,6 +183,7 @@ class SlackAdapter:
         server = AsyncSlackAppServer(
             port=self.settings.http_port, path=self.settings.http_path, app=app, host=self.settings.http_host
         )
+        server.web_app.middlewares.append(_refuse_malformed_timestamps)
         runner = self._runner = web.AppRunner(server.web_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
@@ -205,25 +218,17 @@ class SlackAdapter:
             raise RuntimeError("the Slack adapter is not started")
         return self._poster
 
-    async def post(
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        return await self.poster.post_parent(channel, post, key)
+
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        return await self.poster.post_reply(channel, parent, item, key)
+
+    async def find_posted(
         self,
         channel: ChannelRef,
-        post: Post,
-        *,
-        resume: PostRef | None = None,
-        on_posted: OnPosted | None = None,
-    ) -> PostRef:
-        return await self.poster.post(channel, post, resume=resume, on_posted=on_posted)
-
-    async def send_dm(self, user: UserRef, reply: Reply) -> None:
-        where = f"a DM to {user.name or user.user_id}"
-        try:
-            opened = await self.poster.client.conversations_open(users=user.user_id)
-            channel_id = str(opened["channel"]["id"])
-            for message in reply_messages(reply):
-                await self.poster.send(channel_id, message)
-        except SlackApiError as exc:
-            mapped = unreachable(exc, where)
-            if mapped is None:
-                raise
-            raise mapped from None
+        parent: str | None,
+        wanted: Mapping[str, Post | ThreadItem],
+        since: datetime,
+    ) -> dict[str, str]:
+        return await self.poster.find_posted(channel, parent, wanted, since)

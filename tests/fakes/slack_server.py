@@ -82,6 +82,22 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str | None
     params: dict[str, Any]
+    metadata: dict[str, Any] | None = None
+
+    def payload(self, *, with_metadata: bool) -> dict[str, Any]:
+        """The message as conversations.history / .replies return it."""
+        data: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": self.text,
+            "ts": self.ts,
+        }
+        if self.thread_ts:
+            data["thread_ts"] = self.thread_ts
+        if with_metadata and self.metadata:
+            data["metadata"] = self.metadata
+        return data
 
 
 @dataclass
@@ -111,8 +127,13 @@ class FakeSlack:
             )
         }
         self.socket_connections = 0
+        # Called with the number of the chat.postMessage about to be stored; True drops it.
+        # Fault tests kill paperbot from here, before or after the message lands.
+        self.on_post: Callable[[int], bool] | None = None
+        self.posted = 0
+        self.missing_scopes: set[str] = set()  # e.g. {"channels:history"}: reading back fails
         self._rate_limited: dict[str, int] = {}  # method -> Retry-After for its next call
-        self._ts = itertools.count(1)
+        self._last_ts = 0
         self._ids = itertools.count(1)
         self._socket: web.WebSocketResponse | None = None
         self._acks: dict[str, asyncio.Future[Ack]] = {}
@@ -348,7 +369,10 @@ class FakeSlack:
     # -- the server --------------------------------------------------------
 
     def _next_ts(self) -> str:
-        return f"{1_760_000_000 + next(self._ts)}.{next(self._ts):06d}"
+        # Slack's ts: the server's time in microseconds, unique within a channel.
+        micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
+        self._last_ts = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _dm_channel(self, user_id: str) -> Channel:
         for c in self.channels.values():
@@ -397,6 +421,8 @@ class FakeSlack:
             "chat.postMessage": self._post_message,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
         }.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -462,14 +488,74 @@ class FakeSlack:
             m.ts == thread_ts and m.channel == channel.id and m.thread_ts is None for m in self.messages
         ):
             return {"ok": False, "error": "thread_not_found"}
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata is not None and (
+            not isinstance(metadata, dict)
+            or not metadata.get("event_type")
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            return {"ok": False, "error": "invalid_metadata_format"}
+        self.posted += 1
+        if self.on_post is not None and self.on_post(self.posted):
+            return {"ok": False, "error": "internal_error"}
         ts = self._next_ts()
-        self.messages.append(Message(channel.id, ts, text, blocks, thread_ts, params))
+        self.messages.append(Message(channel.id, ts, text, blocks, thread_ts, params, metadata))
         return {
             "ok": True,
             "channel": channel.id,
             "ts": ts,
             "message": {"type": "message", "text": text, "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts},
         }
+
+    def _readable(self, params: dict[str, Any]) -> tuple[Channel | None, dict[str, Any] | None]:
+        channel = self.channels.get(str(params.get("channel", "")))
+        if channel is None or (channel.is_private and not channel.is_member):
+            return None, {"ok": False, "error": "channel_not_found"}
+        if not channel.is_member and not channel.is_im:
+            return None, {"ok": False, "error": "not_in_channel"}
+        scope = "groups:history" if channel.is_private else "channels:history"
+        if scope in self.missing_scopes:
+            return None, {"ok": False, "error": "missing_scope", "needed": scope, "provided": "chat:write"}
+        return channel, None
+
+    @staticmethod
+    def _page(messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
+        """One page of `messages` (in the order given), with Slack's cursor."""
+        limit = min(int(params.get("limit") or 100), 999)
+        start = int(str(params.get("cursor") or "0").removeprefix("next:"))
+        wanted = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        page = messages[start : start + limit]
+        more = start + limit < len(messages)
+        return {
+            "ok": True,
+            "messages": [m.payload(with_metadata=wanted) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"next:{start + limit}" if more else ""},
+        }
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, error = self._readable(params)
+        if error is not None:
+            return error
+        assert channel is not None
+        oldest = float(params.get("oldest") or 0)
+        top = [m for m in self.messages if m.channel == channel.id and m.thread_ts is None]
+        newest_first = [m for m in reversed(top) if float(m.ts) > oldest]
+        return self._page(newest_first, params)
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, error = self._readable(params)
+        if error is not None:
+            return error
+        assert channel is not None
+        ts = str(params.get("ts", ""))
+        parent = [m for m in self.messages if m.channel == channel.id and m.ts == ts and m.thread_ts is None]
+        if not parent:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = [m for m in self.messages if m.channel == channel.id and m.thread_ts == ts]
+        return self._page(parent + replies, params)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         rid = request.match_info["rid"]
