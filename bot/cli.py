@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import ADAPTERS, Config, default_config_path, describe, load_config
-from bot.errors import ConfigError, PaperbotError, PlatformAuthError, StorageError
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
 
 log = logging.getLogger("paperbot")
 
@@ -132,7 +132,7 @@ def _run(config: Config, adapter: str | None) -> int:
         asyncio.run(_serve(config, adapter))
     except KeyboardInterrupt:
         return 130
-    except (ConfigError, StorageError, PlatformAuthError) as exc:
+    except (ConfigError, StorageError, PlatformAuthError, PlatformUnreachable) as exc:
         print(f"paperbot: {exc}", file=sys.stderr)
         return 2
     except PaperbotError as exc:

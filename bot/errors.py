@@ -47,6 +47,16 @@ class PlatformAuthError(PaperbotError):
     """The platform rejected our credentials at start: stop with a clear message."""
 
 
+class PlatformUnreachable(PaperbotError):
+    """Slack or Discord cannot be reached at start (no network, DNS, TLS): stop with one clear line."""
+
+    @classmethod
+    def because(cls, platform: str, url: str, exc: BaseException) -> PlatformUnreachable:
+        """`cannot reach Discord at https://...: name resolution failed; is this machine online?`."""
+        reason = unreachable_reason(exc) or (str(exc) or type(exc).__name__)
+        return cls(f"cannot reach {platform} at {url}: {reason}")
+
+
 class ArxivUnavailable(PaperbotError):
     """arXiv could not be reached after retries."""
 
