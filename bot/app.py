@@ -40,6 +40,7 @@ ARXIV_DOWN_REPLY = "arXiv is not answering right now; please try again in a few 
 # Commands after which a channel's delivery job must follow its (new) settings.
 _RESCHEDULE_AFTER = frozenset({"track", "untrack", "settings"})
 MAX_DM_CHARS = 1000
+CATCH_UP_AFTER_HOURS = 12  # the daily catch-up job runs this long after the harvest time
 
 DM_HELP = (
     "Send me an arXiv id (2401.01234), an arXiv link, or a paper title and I'll answer with its abstract. "
@@ -72,6 +73,7 @@ class App:
         self._read_query = read_query
         self._catch_up = catch_up
         self._sleep = sleep  # between the harvest's re-polls; tests drive time instead
+        self._harvesting = asyncio.Lock()  # one harvest at a time: the daily one, the catch-up
         self._store: Store | None = None
         self._arxiv: ArxivService | None = None
         self._harvester: Harvester | None = None
@@ -205,6 +207,15 @@ class App:
             hour=hour,
             minute=minute,
         )
+        # Half a day later, every day: whatever the harvest could not read (arXiv down all night, a
+        # feed stale past the re-polls) is read then, not at the next harvest, maybe days later.
+        self.scheduler.cron(
+            "catch-up",
+            self.catch_up_job,
+            timezone=zoneinfo.ZoneInfo(cfg.harvest_timezone),
+            hour=(hour + CATCH_UP_AFTER_HOURS) % 24,
+            minute=minute,
+        )
         for channel, settings in await self.store.channels.with_subscriptions():
             self._schedule_delivery(channel, settings)
 
@@ -234,16 +245,36 @@ class App:
 
         It reads every missing or partial day of the catch-up window, not only today's.
         """
-        needs = await harvest_needs(self.store)
-        if not needs.needed:  # nobody tracks anything: nothing to ask arXiv for
-            return HarvestReport(self.clock())
-        report = await self.harvester.harvest_with_repolls(
-            self.clock, needed=needs.needed, since=needs.since, sleep=self._sleep
-        )
+        async with self._harvesting:
+            needs = await harvest_needs(self.store)
+            if not needs.needed:  # nobody tracks anything: nothing to ask arXiv for
+                return HarvestReport(self.clock())
+            report = await self.harvester.harvest_with_repolls(
+                self.clock, needed=needs.needed, since=needs.since, sleep=self._sleep
+            )
+        await self._after_harvest(report)
+        return report
+
+    async def catch_up_job(self) -> HarvestReport:
+        """Every day, half a day after the harvest: read the days still missing or partial, if any.
+
+        Usually there are none and nothing is asked of arXiv. What it reads goes out with each
+        channel's next digest (right away for `asap` channels).
+        """
+        async with self._harvesting:  # after a harvest still running, this finds its days read
+            needs = await harvest_needs(self.store)
+            if not needs.needed:
+                return HarvestReport(self.clock())
+            report = await self.harvester.harvest(
+                self.clock(), needed=needs.needed, since=needs.since, window=SCHEDULED_WINDOW
+            )
+        await self._after_harvest(report)
+        return report
+
+    async def _after_harvest(self, report: HarvestReport) -> None:
         if report.stored_new:
             await self.enrich_matches()
             await self.deliver_channels(await self._asap_channels())
-        return report
 
     async def enrich_matches(self) -> int:
         """Fill in comments, journal refs and DOIs of undelivered matches: the feeds lack some.
@@ -263,15 +294,9 @@ class App:
 
     async def catch_up(self) -> None:
         """After a restart: read missed or partial days, finish open digests, post overdue ones."""
-        needs = await harvest_needs(self.store)
-        if needs.needed:
-            report = await self.harvester.harvest(
-                self.clock(), needed=needs.needed, since=needs.since, window=SCHEDULED_WINDOW
-            )
-            if report.failed:
-                log.warning("catch-up harvest incomplete, later harvests will retry: %s", report.summary())
-            if report.stored_new:
-                await self.enrich_matches()
+        report = await self.catch_up_job()
+        if report.failed:
+            log.warning("catch-up harvest incomplete, later harvests will retry: %s", report.summary())
         overdue = await self._overdue_channels()
         if overdue:
             log.info(

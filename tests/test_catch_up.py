@@ -156,6 +156,35 @@ async def test_a_day_arxiv_was_down_is_read_later_and_reaches_the_next_digest(
     assert status[4].startswith("  Mon 23 Nov 2026  -")  # before anything was tracked
 
 
+async def test_the_daily_catch_up_reads_what_the_harvest_could_not_the_same_day(
+    cfg: Config, arxiv_server: FakeArxiv
+) -> None:
+    fri = date(2026, 11, 20)
+    clock = FakeTime(datetime(2026, 11, 19, 15, tzinfo=UTC))  # Thursday afternoon
+    adapter = RecordingAdapter(name="console")
+    arxiv_server.publish(fri, day_papers(fri))
+    arxiv_server.today(fri)
+    async with App(cfg, [adapter], clock=clock.now, sleep=clock.sleep) as app:
+        await app.command(command("/track video retrieval"))
+        arxiv_server.down()  # all night, through the harvest's re-polls
+        clock.at(et(fri, 0, 30))
+        assert (await app.harvest_job()).days[0].state is DayState.MISSING
+        # Half a day later arXiv is back: Friday is read from its feed, not on Monday from the API.
+        assert app.scheduler.next_fire("catch-up", et(fri, 0, 31)) == et(fri, 12, 30)
+        arxiv_server.up()
+        clock.at(et(fri, 12, 30))
+        report = await app.catch_up_job()
+        assert [(d.day, d.state, d.read) for d in report.days] == [(fri, DayState.COMPLETE, ("feed",))]
+        # Nothing left: the next catch-up asks arXiv nothing.
+        arxiv_server.reset_requests()
+        clock.at(et(date(2026, 11, 21), 12, 30))
+        assert (await app.catch_up_job()).status == "nothing" and arxiv_server.requests == []
+        [outcome] = await app.deliver_channels([GENERAL])  # Saturday's digest
+    assert outcome.posted == 15 and adapter.messages[0].text.startswith(
+        "arXiv digest for Fri 20 Nov 2026: 18"
+    )
+
+
 async def test_a_partial_day_is_read_again_from_the_feed_when_it_answers(
     arxiv_client: ArxivClient, store: Store, cfg: Config, arxiv_server: FakeArxiv
 ) -> None:
