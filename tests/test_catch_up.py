@@ -276,7 +276,7 @@ async def test_an_arxiv_holiday_is_not_a_day_and_not_repolled(
 async def test_a_trickling_server_cannot_hold_the_harvest_past_its_deadline(
     store: Store, cfg: Config, arxiv_server: FakeArxiv
 ) -> None:
-    client = ArxivClient(replace(cfg.arxiv, timeout_s=0.5, max_retries=1), backoff_sleep=no_sleep)
+    client = ArxivClient(replace(cfg.arxiv, timeout_s=0.3, max_retries=1), backoff_sleep=no_sleep)
     arxiv_server.publish(WED, day_papers(WED, 6, 0, 0))
     arxiv_server.today(WED)
     arxiv_server.script(Fault.trickle(20, "/atom"), Fault.trickle(20, "/atom"))
@@ -284,10 +284,10 @@ async def test_a_trickling_server_cannot_hold_the_harvest_past_its_deadline(
         report = await Harvester(client, store, cfg).harvest(et(WED, 0, 30))
     finally:
         client.close()
-    assert report.seconds < 2.5  # two tries of 0.5 s and the API fallback; the trickle would take minutes
+    assert report.seconds < 1.5  # two tries of 0.3 s and the API fallback; the trickle would take minutes
     [wed] = report.days
     assert wed.state is DayState.PARTIAL and wed.read == ("api",) and wed.new == 6
-    assert "no complete answer within 0.5 s" in (wed.error or "")
+    assert "no complete answer within 0.3 s" in (wed.error or "")
 
 
 async def test_a_retry_after_longer_than_the_window_leaves_the_day_for_later(
