@@ -11,7 +11,7 @@ from bot.arxiv_client import ArxivClient
 from bot.config import Config
 from bot.harvest import COMMAND_WINDOW, Harvester
 from bot.ingest import harvest_needs
-from bot.models import AnnouncementDay, DayState, Source
+from bot.models import AnnouncementDay, DayState
 from storage.store import Store
 
 
@@ -56,10 +56,7 @@ def day_line(day: date, record: AnnouncementDay | None, papers: int, owed: bool)
         )
     else:
         state = str(record.state)
-        if record.state is DayState.COMPLETE:
-            note = "from the feeds" if not record.categories(Source.API) else "from the feeds and the API"
-        else:
-            note = record.error or ""
+        note = "from the feeds" if record.state is DayState.COMPLETE else record.error or ""
     count = f"{papers} papers" if record is not None else ""
     return f"  {day:%a %d %b %Y}  {state:<9} {count:>11}  {note}".rstrip()
 

@@ -218,11 +218,6 @@ def subscription_categories(query: str) -> frozenset[str] | None:
     return frozenset(cats) if cats else None
 
 
-async def needed_categories(store: Store) -> list[frozenset[str] | None]:
-    """What each stored subscription needs from the harvest."""
-    return (await harvest_needs(store)).needed
-
-
 @dataclass(frozen=True, slots=True)
 class HarvestNeeds:
     """What the stored subscriptions ask of a harvest: their categories, and since when."""
