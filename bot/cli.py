@@ -1,4 +1,4 @@
-"""The `paperbot` command line: run, config check, version.
+"""The `paperbot` command line: run, harvest, status, config check, version.
 
 The only place that configures logging (libraries never do).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import ADAPTERS, Config, default_config_path, describe, load_config
-from bot.errors import ConfigError, PaperbotError, PlatformAuthError, StorageError
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
 
 log = logging.getLogger("paperbot")
 
@@ -51,10 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--adapter", choices=ADAPTERS, help="run only this adapter")
 
     harvest = sub.add_parser(
-        "harvest", parents=[late_config], help="harvest today's arXiv announcements now and print a summary"
+        "harvest",
+        parents=[late_config],
+        help="read today's arXiv announcements and any missed or partial day now, and print what was read",
     )
     harvest.add_argument(
         "--dry-run", action="store_true", help="fetch and count, but store nothing (no database write)"
+    )
+    sub.add_parser(
+        "status",
+        parents=[late_config],
+        help="show the last announcement days: complete, partial or missing (no request to arXiv)",
     )
 
     discord = sub.add_parser("discord", help="Discord tools")
@@ -82,7 +89,7 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # discord.py and slack-sdk are chatty at INFO about every reconnect.
-    for noisy in ("discord", "slack_sdk", "slack_bolt", "apscheduler", "aiosqlite"):
+    for noisy in ("discord", "slack_sdk", "slack_bolt", "apscheduler", "aiosqlite", "arxiv", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
@@ -104,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(config, args.adapter)
     if args.command == "harvest":
         return _harvest(config, dry_run=args.dry_run)
+    if args.command == "status":
+        return _status(config)
     if args.command == "discord":
         from adapters.discord.invite import cli_invite_url
 
@@ -123,7 +132,7 @@ def _run(config: Config, adapter: str | None) -> int:
         asyncio.run(_serve(config, adapter))
     except KeyboardInterrupt:
         return 130
-    except (ConfigError, StorageError, PlatformAuthError) as exc:
+    except (ConfigError, StorageError, PlatformAuthError, PlatformUnreachable) as exc:
         print(f"paperbot: {exc}", file=sys.stderr)
         return 2
     except PaperbotError as exc:
@@ -137,7 +146,7 @@ HARVEST_LOCK_WAIT_S = 10.0
 
 
 def _harvest(config: Config, *, dry_run: bool) -> int:
-    from bot.ingest import run_harvest_command
+    from bot.harvest_cli import run_harvest_command
     from storage.process_lock import ProcessLock
 
     async def locked() -> int:
@@ -153,6 +162,16 @@ def _harvest(config: Config, *, dry_run: bool) -> int:
         return asyncio.run(locked())
     except KeyboardInterrupt:
         return 130
+    except (ConfigError, StorageError) as exc:
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return 2
+
+
+def _status(config: Config) -> int:
+    from bot.harvest_cli import run_status_command
+
+    try:
+        return asyncio.run(run_status_command(config, out=sys.stdout))
     except (ConfigError, StorageError) as exc:
         print(f"paperbot: {exc}", file=sys.stderr)
         return 2

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from bot import digest
+from bot.arxiv_calendar import ARXIV_TZ, holidays_between, next_digest
 from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
 from bot.ingest import abstract_reply
@@ -169,6 +171,31 @@ def describe_schedule(ctx: Context, settings: ChannelSettings) -> str:
     return "Digests are paused. " + line if settings.paused else line
 
 
+def next_digest_line(ctx: Context, settings: ChannelSettings) -> str:
+    """`Next digest: Mon 30 Nov at 09:00 UTC (no arXiv announcement on Fri 27 Nov: holiday).`"""
+    sched = ctx.config.schedule
+    tz = zoneinfo.ZoneInfo(settings.timezone or sched.timezone)
+    when = settings.post_time or sched.post_time
+    holidays = ctx.config.arxiv.no_announcement_dates()
+    now = ctx.clock()
+    upcoming = next_digest(
+        now,
+        None if when == "asap" else time.fromisoformat(when),
+        tz,
+        time.fromisoformat(sched.harvest_time),
+        zoneinfo.ZoneInfo(sched.harvest_timezone),
+        holidays,
+    ).astimezone(tz)
+    line = f"Next digest: {upcoming:%a %d %b} at {upcoming:%H:%M} {tz.key}"
+    skipped = holidays_between(
+        now.astimezone(ARXIV_TZ).date(), upcoming.astimezone(ARXIV_TZ).date(), holidays
+    )
+    if skipped:
+        days = ", ".join(d.strftime("%a %d %b") for d in skipped)
+        line += f" (no arXiv announcement on {days}: holiday)"
+    return line + "."
+
+
 async def tracked(ctx: Context, cmd: Command) -> Reply:
     """`/tracked`: what this channel follows, and when its digest comes."""
     subs = await ctx.store.subscriptions.for_channel(cmd.channel)
@@ -179,6 +206,8 @@ async def tracked(ctx: Context, cmd: Command) -> Reply:
     lines = [f"This channel tracks {len(subs)} {'query' if len(subs) == 1 else 'queries'}:"]
     lines += [f"• {s.query}" for s in subs]
     lines.append(schedule)
+    if not settings.paused:
+        lines.append(next_digest_line(ctx, settings))
     return Reply("\n".join(lines))
 
 

@@ -7,16 +7,19 @@ has a default, so running with no file at all works.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import platformdirs
 
+from bot.arxiv_calendar import ARXIV_HOLIDAYS, holiday_dates
 from bot.errors import ConfigError
 from bot.settings import parse_max_papers, parse_post_time, parse_timezone
 
@@ -85,8 +88,16 @@ class ArxivConfig:
     categories: tuple[str, ...] = ALL_ARXIV_ARCHIVES
     contact: str = ""
     min_interval_s: float = 3.0
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # the whole of one request: connecting, sending and reading the answer
     max_retries: int = 4
+    # Announcement days every harvest makes sure of: missing or partial ones are read again.
+    catch_up_days: int = 7
+    # Evenings without an announcement, in arXiv's convention, on top of ARXIV_HOLIDAYS.
+    holidays: tuple[date, ...] = ()
+
+    def no_announcement_dates(self) -> frozenset[date]:
+        """Announcement dates that do not exist: the built-in holidays and the configured ones."""
+        return holiday_dates((*ARXIV_HOLIDAYS, *self.holidays))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +202,22 @@ def _positive(what: str, upper: float) -> Callable[[Any], Any]:
     return parse
 
 
+def _dates(value: Any) -> tuple[date, ...]:
+    if not isinstance(value, list):
+        raise TypeError('must be a list of dates such as ["2026-12-24"]')
+    out = []
+    for v in value:
+        if isinstance(v, date) and not isinstance(v, datetime):  # TOML's bare 2026-12-24
+            out.append(v)
+            continue
+        if isinstance(v, str):
+            with contextlib.suppress(ValueError):
+                out.append(date.fromisoformat(v.strip()))
+                continue
+        raise ValueError(f"{v!r} is not a date (YYYY-MM-DD)")
+    return tuple(sorted(set(out)))
+
+
 def _categories(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
         raise TypeError(
@@ -225,6 +252,10 @@ _PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "min_interval_s": _positive("a number of seconds", 3600),
         "timeout_s": _positive("a number of seconds", 600),
         "max_retries": lambda v: int(_positive("a number", 20)(v)),
+        "catch_up_days": lambda v: int(
+            _positive("a number of announcement days", 30)(_expect(int, "a number")(v))
+        ),
+        "holidays": _dates,
     },
     "slack": {
         "mode": _one_of("socket", "http"),
@@ -362,4 +393,6 @@ def _toml_value(value: object) -> str:
         return repr(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, date):
+        return value.isoformat()  # a TOML date
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -123,6 +123,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE digests ADD COLUMN footer_message_id TEXT",
         "ALTER TABLE deliveries ADD COLUMN sending_at TEXT",
     ),
+    # 3: every announcement day accounted for: how far each was read, so missed and partial days are
+    # read again by later harvests. Days harvested before this table existed are carried over.
+    (
+        """
+        CREATE TABLE announcement_days (
+            day          TEXT PRIMARY KEY,            -- announcement date (YYYY-MM-DD, US Eastern)
+            state        TEXT NOT NULL DEFAULT 'missing'
+                         CHECK (state IN ('complete', 'partial', 'missing')),
+            sources      TEXT NOT NULL DEFAULT '{}',  -- JSON: category -> feed | api | failed
+            requests     INTEGER NOT NULL DEFAULT 0,  -- arXiv requests spent on it, all runs together
+            first_read   TEXT,                        -- when papers of the day were first stored
+            last_tried   TEXT,                        -- the last run that worked on it
+            error        TEXT,                        -- why it is not complete
+            not_before   TEXT                         -- arXiv's Retry-After: ask nothing before this
+        )
+        """,
+        """
+        INSERT OR IGNORE INTO announcement_days (day, state, requests, first_read, last_tried, error)
+        SELECT announced,
+               CASE WHEN MIN(error IS NOT NULL) = 0 THEN 'complete' ELSE 'partial' END,
+               SUM(requests), MIN(finished_at), MAX(finished_at),
+               CASE WHEN MIN(error IS NOT NULL) = 0 THEN NULL ELSE MIN(error) END
+        FROM harvest_runs
+        WHERE status = 'ok' AND announced IS NOT NULL
+        GROUP BY announced
+        """,
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

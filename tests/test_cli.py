@@ -44,3 +44,17 @@ def test_platform_adapter_without_its_token_says_which_variable(
     monkeypatch.setenv("PAPERBOT_DATABASE", str(tmp_path / "x.db"))
     assert main(["run", "--adapter", "discord"]) == 2
     assert "DISCORD_TOKEN" in capsys.readouterr().err
+
+
+def test_status_lists_the_last_announcement_days_without_asking_arxiv(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PAPERBOT_DATABASE", str(tmp_path / "x.db"))
+    path = tmp_path / "c.toml"
+    path.write_text("[arxiv]\ncatch_up_days = 3\n", encoding="utf-8")
+    assert main(["status", "--config", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("arXiv announcement days (US Eastern), newest first")
+    days = [line for line in out if line.startswith("  ") and "holiday" not in line]
+    assert len(days) == 3 and all("before anything was tracked" in line for line in days)
+    assert out[-1].startswith("next scheduled harvest: ") and out[-1].endswith("America/New_York")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,11 @@ def test_the_example_config_is_valid_and_documents_every_key() -> None:
         ('[arxiv]\napi_url = "ftp://x"', "arxiv.api_url: 'ftp://x' is not an http(s) URL"),
         ("[arxiv]\nmin_interval_s = 1", "below arXiv's limit of one request every 3 seconds"),
         ("[arxiv]\ncategories = []", "arxiv.categories: must be a non-empty list"),
+        ("[arxiv]\ncatch_up_days = 0", "arxiv.catch_up_days: 0 is out of range (0-30)"),
+        ("[arxiv]\ncatch_up_days = 2.5", "arxiv.catch_up_days: 2.5 is not a number"),
+        ('[arxiv]\nholidays = ["2026-13-01"]', "arxiv.holidays: '2026-13-01' is not a date (YYYY-MM-DD)"),
+        ('[arxiv]\nholidays = "2026-12-24"', "arxiv.holidays: must be a list of dates"),
+        ("[arxiv]\nholidays = [2026-12-24T10:00:00]", "is not a date (YYYY-MM-DD)"),
         ("[slack\n", "not valid TOML"),
     ],
 )
@@ -69,6 +75,16 @@ def test_a_low_interval_is_allowed_against_a_local_server(tmp_path: Path) -> Non
         'feed_url = "http://127.0.0.1:9"\nmin_interval_s = 0.01',
     )
     assert load_config(path, environ={}).arxiv.min_interval_s == 0.01
+
+
+def test_holidays_add_to_arxivs_and_become_the_days_without_an_announcement(tmp_path: Path) -> None:
+    # Christmas Eve 2026 is a Thursday: no Thursday-evening announcement, so no Friday 25th one.
+    cfg = load_config(write(tmp_path, '[arxiv]\nholidays = [2026-12-24, "2026-12-30"]'), environ={})
+    assert cfg.arxiv.holidays == (date(2026, 12, 24), date(2026, 12, 30))
+    dates = cfg.arxiv.no_announcement_dates()
+    assert {date(2026, 12, 25), date(2026, 12, 31), date(2026, 11, 27)} <= dates
+    assert "holidays = [2026-12-24, 2026-12-30]" in describe(cfg)
+    assert load_config(write(tmp_path, "[arxiv]\ncatch_up_days = 10"), environ={}).arxiv.catch_up_days == 10
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from bot.arxiv_calendar import ARXIV_TZ
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
 from tests.fakes.operator import environment, not_due_today, off_topic, paperbot, stopped, write_config
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, PAPERS, FakeSlack, running
@@ -48,7 +46,7 @@ def env_for(config: Path) -> dict[str, str]:
 async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
     tmp_path: Path, fake: FakeSlack, arxiv_server: FakeArxiv
 ) -> None:
-    arxiv_server.announce(OFF_TOPIC + MATCHING, datetime.now(ARXIV_TZ).date())
+    arxiv_server.publish_latest(OFF_TOPIC + MATCHING)  # whatever day of the week the test runs
     env = env_for(config_for(tmp_path, fake, arxiv_server))
     bot = await paperbot("run", "--adapter", "slack", env=env)
     try:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+import aiohttp
 import discord
 
 from adapters.discord.commands import SlashCommands
@@ -22,7 +23,7 @@ from adapters.discord.invite import TOKEN_HELP
 from adapters.discord.posting import Poster
 from adapters.discord.render import reply_messages
 from bot.config import Config, DiscordConfig, Secret
-from bot.errors import ConfigError, PaperbotError, PlatformAuthError
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
 from bot.models import ChannelRef, DirectMessage, Platform, Post, Reply, ThreadItem, UserRef
 from bot.ports import Inbox
 
@@ -112,6 +113,8 @@ class DiscordAdapter:
                 await client.login(self._token.reveal())
             except discord.LoginFailure:
                 raise PlatformAuthError(f"Discord rejected DISCORD_TOKEN: {TOKEN_HELP}") from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise PlatformUnreachable.because("Discord", self.settings.api_url, exc) from None
             self._connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
             await self._wait_until_ready(client, self._connection)
             await self._sync(tree)

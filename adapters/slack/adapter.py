@@ -32,7 +32,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from adapters.slack.commands import Listeners
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error
 from bot.config import Config, Secret, SlackConfig
-from bot.errors import ConfigError, PaperbotError, PlatformAuthError
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
 from bot.models import ChannelRef, Post, ThreadItem
 from bot.ports import Inbox
 
@@ -156,7 +156,7 @@ class SlackAdapter:
         try:
             response = await call
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise PaperbotError(f"cannot reach Slack at {self.settings.api_url}: {exc!r}") from None
+            raise PlatformUnreachable.because("Slack", self.settings.api_url, exc) from None
         except SlackApiError as exc:
             error = slack_error(exc)
             if error in AUTH_ERRORS:
