@@ -17,21 +17,13 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TextIO
 
-from bot.models import (
-    ChannelRef,
-    Command,
-    DirectMessage,
-    Platform,
-    PlatformLimits,
-    Post,
-    PostRef,
-    Reply,
-    UserRef,
-)
+from bot.models import ChannelRef, Command, DirectMessage, Platform, Post, ThreadItem, UserRef
 from bot.plaintext import card_lines, reply_text
-from bot.ports import Inbox, OnPosted
+from bot.ports import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +36,6 @@ class ConsoleAdapter:
     """Reads commands from a text stream, prints replies and digests to another."""
 
     name = "console"
-    limits = PlatformLimits(
-        max_message_chars=1_000_000, max_cards_per_message=1000, posts_per_second_per_channel=1000
-    )
 
     def __init__(self, stdin: TextIO, stdout: TextIO, *, interactive: bool, user: str = "you") -> None:
         self._in = stdin
@@ -55,6 +44,7 @@ class ConsoleAdapter:
         self.user = UserRef(Platform.CONSOLE, user, user)
         self.channel = self.channel_ref("general")
         self._ids = itertools.count(1)
+        self._thread = ""  # the thread printed last
         self._inbox: Inbox | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -91,40 +81,33 @@ class ConsoleAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def post(
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        self._print(f"[#{channel.name or channel.channel_id}] paperbot: {post.header}")
+        for line in post.lines:
+            self._print(_INDENT + line)
+        self._thread = f"console-{next(self._ids)}"
+        return self._thread
+
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        if parent != self._thread:  # a digest resumed after a restart, or another channel's
+            self._thread = parent
+            self._print(f"[#{channel.name or channel.channel_id}] (continuing thread {parent})")
+        first, *rest = card_lines(item) if not isinstance(item, str) else [item]
+        self._print(f"{_INDENT}└ {first}")
+        for line in rest:
+            self._print(_INDENT * 2 + line)
+        return f"console-{next(self._ids)}"
+
+    async def find_posted(
         self,
         channel: ChannelRef,
-        post: Post,
-        *,
-        resume: PostRef | None = None,
-        on_posted: OnPosted | None = None,
-    ) -> PostRef:
-        if resume is None:
-            parent_id = f"console-{next(self._ids)}"
-            self._print(f"[#{channel.name or channel.channel_id}] paperbot: {post.header}")
-            for line in post.lines:
-                self._print(_INDENT + line)
-            if on_posted is not None:
-                await on_posted(-1, parent_id)
-        else:
-            parent_id = resume.parent_id
-            self._print(f"[#{channel.name or channel.channel_id}] (continuing thread {parent_id})")
-        item_ids = list(resume.item_ids) if resume else []
-        for index, card in enumerate(post.items):
-            item_id = f"console-{next(self._ids)}"
-            first, *rest = card_lines(card)
-            self._print(f"{_INDENT}└ {first}")
-            for line in rest:
-                self._print(_INDENT * 2 + line)
-            item_ids.append(item_id)
-            if on_posted is not None:
-                await on_posted(index, item_id)
-        if post.footer:
-            self._print(f"{_INDENT}└ {post.footer}")
-        return PostRef(parent_id, tuple(item_ids))
-
-    async def send_dm(self, user: UserRef, reply: Reply) -> None:
-        self._print(f"[DM to {user.name or user.user_id}] {reply_text(reply)}")
+        parent: str | None,
+        wanted: Mapping[str, Post | ThreadItem],
+        since: datetime,
+    ) -> dict[str, str]:
+        # What went to a terminal cannot be read back: after a crash the line in flight is
+        # printed again. (The console is for trying paperbot; chat platforms are read back.)
+        return {}
 
     # -- input ---------------------------------------------------------------
 

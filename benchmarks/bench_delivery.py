@@ -25,6 +25,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.config import load_config
 from bot.delivery import Deliverer
 from bot.errors import ErrorReporter
-from bot.models import ChannelRef, Paper, Platform, PlatformLimits, Post, PostRef
-from bot.ports import OnPosted
+from bot.models import ChannelRef, Paper, Platform, Post, ThreadItem
 from storage import Store
 
 TOPICS = ("video retrieval", "graph neural", "diffusion model", "speech recognition", "protein folding")
@@ -48,7 +48,6 @@ class RateLimitedAdapter:
     per_channel: float
     overall: float
     name: str = "console"
-    limits: PlatformLimits = field(default_factory=lambda: PlatformLimits(4000))
     posts: int = 0
     _next_global: float = 0.0
     _next_channel: dict[ChannelRef, float] = field(default_factory=dict)
@@ -74,27 +73,16 @@ class RateLimitedAdapter:
     async def stop(self) -> None:
         return None
 
-    async def post(
-        self,
-        channel: ChannelRef,
-        post: Post,
-        *,
-        resume: PostRef | None = None,
-        on_posted: OnPosted | None = None,
-    ) -> PostRef:
-        parent = resume.parent_id if resume else await self._send(channel)
-        if on_posted and not resume:
-            await on_posted(-1, parent)
-        ids = []
-        for i, _ in enumerate(post.items):
-            mid = await self._send(channel)
-            ids.append(mid)
-            if on_posted:
-                await on_posted(i, mid)
-        return PostRef(parent, tuple(ids))
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        return await self._send(channel)
 
-    async def send_dm(self, user: object, reply: object) -> None:
-        return None
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        return await self._send(channel)
+
+    async def find_posted(
+        self, channel: ChannelRef, parent: str | None, wanted: Mapping[str, object], since: datetime
+    ) -> dict[str, str]:
+        return {}
 
 
 async def run(channels: int, papers: int, speed: float) -> None:

@@ -1,11 +1,12 @@
-"""arXiv requests for one day's harvest, for 10, 1,000 and 100,000 tracked queries.
+"""arXiv requests for one day's harvest, and for a week's catch-up, for 10, 1,000 and 100,000 queries.
 
 paperbot reads the day's announcement feeds (one request per category group) and matches locally,
-so its cost does not depend on the number of queries. The naive way (DailyArXiv and most alert
-scripts) sends one API search per query per day. The paperbot figures are measured: the real
-Harvester, client, feedparser and store against an in-process fake arXiv (tests/fakes), with the
-request interval near zero; the naive figure is measured on the smallest size and is one request per
-query by construction.
+so its cost does not depend on the number of queries. A day it missed comes from the API: one query
+by submission window for all categories, a page per 1,000 papers. The naive way (DailyArXiv and
+most alert scripts) sends one API search per query per day. The paperbot figures are measured: the
+real Harvester, client, feedparser and store against an in-process fake arXiv (tests/fakes) holding
+days of realistic size, with the request interval near zero; the naive figure is measured on the
+smallest size and is one request per query and day by construction.
 
 Run from the repository root: `python benchmarks/bench_harvest.py`.
 """
@@ -18,21 +19,30 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.arxiv_calendar import ARXIV_TZ
 from bot.arxiv_client import ArxivClient
 from bot.config import ArxivConfig, Config
-from bot.ingest import Harvester
+from bot.harvest import Harvester
+from bot.harvest_report import HarvestReport
+from bot.models import Paper
 from storage import Store
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
 
 DAY = date(2025, 10, 15)  # a Wednesday
 NOW = datetime.combine(DAY, dtime(0, 30), ARXIV_TZ)
+# A week paperbot was down: Monday 16 to Friday 20 November 2026, back on Monday 23rd.
+WEEK = [date(2026, 11, 16) + timedelta(days=i) for i in range(5)]
+BACK = datetime.combine(date(2026, 11, 23), dtime(0, 30), ARXIV_TZ)
+# An announcement day across all of arXiv (2025): about 1,100 new submissions (more on Tuesdays,
+# which cover the weekend), a few hundred cross-lists and replacements.
+NEW_PER_DAY, CROSS_PER_DAY, REPLACED_PER_DAY = 1_200, 400, 500
 SIZES = (10, 1_000, 100_000)
 CAT_QUERIES = (
     "cs.CV", "cs.CL", "cs.LG", "cs.IR", "cs.RO", "math.GT", "hep-th", "quant-ph", "stat.ML", "q-bio.NC",
@@ -50,19 +60,47 @@ def tracked_queries(n: int, rng: random.Random) -> list[frozenset[str] | None]:
     return needed
 
 
-async def paperbot_requests(
-    server: FakeArxiv, needed: list[frozenset[str] | None], db: Path
-) -> tuple[int, float]:
-    cfg = ArxivConfig(api_url=server.api_url, feed_url=server.feed_url, min_interval_s=0.001, timeout_s=10)
+async def harvest(server: FakeArxiv, db: Path, now: datetime, **options: Any) -> HarvestReport:
+    """One harvest by the real Harvester and client, against the fake, near-zero request interval."""
+    cfg = ArxivConfig(api_url=server.api_url, feed_url=server.feed_url, min_interval_s=0.001, timeout_s=30)
     client = ArxivClient(cfg)
     try:
         async with await Store.open(db) as store:
-            harvester = Harvester(client, store, replace(Config(), arxiv=cfg))
-            report = await harvester.harvest(NOW, needed=needed, force=True)
+            return await Harvester(client, store, replace(Config(), arxiv=cfg)).harvest(now, **options)
     finally:
         client.close()
+
+
+async def paperbot_requests(
+    server: FakeArxiv, needed: list[frozenset[str] | None], db: Path
+) -> tuple[int, float]:
+    report = await harvest(server, db, NOW, needed=needed, force=True)
     assert report.status == "ok", report
     return report.requests, report.seconds
+
+
+def a_day(day: date, sample: list[Paper]) -> list[Paper]:
+    """A full announcement day, made of the sample's text under fresh ids."""
+    kinds = ["new"] * NEW_PER_DAY + ["cross"] * CROSS_PER_DAY + ["replace"] * REPLACED_PER_DAY
+    return [
+        replace(
+            sample[i % len(sample)],
+            arxiv_id=f"{day:%y%m}.{day.day * 3000 + i:05d}",  # unique across the days of a month
+            announce_type=kind,
+            published=datetime(2026, 1, 5, tzinfo=ARXIV_TZ),
+        )
+        for i, kind in enumerate(kinds)
+    ]
+
+
+async def week_catch_up(
+    server: FakeArxiv, needed: list[frozenset[str] | None], db: Path
+) -> tuple[int, float, int]:
+    """The first harvest after a week down: requests, seconds, and the days it read."""
+    since = datetime.combine(date(2026, 11, 13), dtime(9), ARXIV_TZ)  # tracked before the week
+    report = await harvest(server, db, BACK, needed=needed, since=since)
+    assert all(d.read for d in report.days), report.summary()
+    return report.requests, report.seconds, len(report.days)
 
 
 async def naive_requests(server: FakeArxiv, n: int) -> int:
@@ -92,6 +130,16 @@ async def main() -> None:
             naive = naive_small if n == SIZES[0] else n
             rows.append((n, requests, naive, naive / requests, elapsed))
 
+        for day in [*WEEK, BACK.date()]:
+            server.publish(day, a_day(day, papers))
+        server.today(BACK.date())
+        week_rows = []
+        for n in SIZES:
+            requests, seconds, days = await week_catch_up(
+                server, tracked_queries(n, rng), Path(tmp) / f"week{n}.db"
+            )
+            week_rows.append((n, requests, days, n * days, seconds))
+
     print("arXiv requests for one day's harvest")
     print(f"{'tracked queries':>16} {'paperbot':>9} {'naive (1/query)':>16} {'ratio':>9} {'harvest s':>10}")
     for n, requests, naive, ratio, elapsed in rows:
@@ -105,8 +153,31 @@ async def main() -> None:
     print(
         f"naive: {SIZES[-1]:,} queries would take {SIZES[-1] * 3 / 3600:.0f} hours at one request every 3 s."
     )
-    if len(counts) != 1:
-        raise SystemExit("requests per day changed with the number of queries")
+
+    day_size = NEW_PER_DAY + CROSS_PER_DAY + REPLACED_PER_DAY
+    print(
+        f"\na week's catch-up: paperbot down Mon 16 to Fri 20 Nov, back Mon 23 (6 announcement days of"
+        f" {day_size:,} announcements each, {NEW_PER_DAY:,} of them new)"
+    )
+    head = f"{'tracked queries':>16} {'paperbot':>9} {'per missed day':>15}"
+    print(f"{head} {'naive (1/query/day)':>20} {'ratio':>9} {'harvest s':>10}")
+    for n, requests, days, naive, seconds in week_rows:
+        missed = (requests - _feed_requests(rows)) / (days - 1)
+        print(
+            f"{n:>16,} {requests:>9} {missed:>15.1f} {naive:>20,} {naive / requests:>8.0f}x {seconds:>10.2f}"
+        )
+    worst = max(r[1] for r in week_rows)
+    print(
+        f"\npaperbot: {worst} requests for the whole week (today's feeds plus one paginated API query per"
+        f" missed day), about {worst * 3} s at one request every 3 s; the same at every size."
+    )
+    if len(counts) != 1 or len({r[1] for r in week_rows}) != 1:
+        raise SystemExit("requests changed with the number of queries")
+
+
+def _feed_requests(rows: list[tuple[int, int, int, float, float]]) -> int:
+    """Requests of one day's feeds (the first table): what the catch-up spends on today."""
+    return rows[0][1]
 
 
 if __name__ == "__main__":

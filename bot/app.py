@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zoneinfo
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from types import TracebackType
@@ -27,13 +27,16 @@ from bot.commands import Context, QueryReader, clean_text, dispatch, read_tracki
 from bot.config import Config
 from bot.delivery import Deliverer, Outcome
 from bot.errors import INTERNAL_ERROR_REPLY, ArxivUnavailable, ErrorReporter, UserError
+from bot.harvest import SCHEDULED_WINDOW, Harvester
+from bot.harvest_report import HarvestReport
 from bot.health import Health, check_health
-from bot.ingest import ArxivService, Harvester, HarvestReport, abstract_reply, needed_categories
+from bot.ingest import ArxivService, abstract_reply, harvest_needs
 from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reply
 from bot.ops import OpsServer, SharesHttp
 from bot.ports import Adapter
 from bot.scheduling import Scheduler
 from storage import Store
+from storage.process_lock import ProcessLock
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ ARXIV_DOWN_REPLY = "arXiv is not answering right now; please try again in a few 
 # Commands after which a channel's delivery job must follow its (new) settings.
 _RESCHEDULE_AFTER = frozenset({"track", "untrack", "settings"})
 MAX_DM_CHARS = 1000
+RESUME_EVERY_MINUTES = 10
+CATCH_UP_AFTER_HOURS = 12  # the daily catch-up job runs this long after the harvest time
 
 DM_HELP = (
     "Send me an arXiv id (2401.01234), an arXiv link, or a paper title and I'll answer with its abstract. "
@@ -63,6 +68,7 @@ class App:
         clock: Callable[[], datetime] = _utcnow,
         read_query: QueryReader = read_tracking_query,
         catch_up: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.config = config
         self.adapters = list(adapters)
@@ -71,6 +77,8 @@ class App:
         self.scheduler = Scheduler(zoneinfo.ZoneInfo(config.schedule.timezone), self.reporter)
         self._read_query = read_query
         self._catch_up = catch_up
+        self._sleep = sleep  # between the harvest's re-polls; tests drive time instead
+        self._harvesting = asyncio.Lock()  # one harvest at a time: the daily one, the catch-up
         self._store: Store | None = None
         self._arxiv: ArxivService | None = None
         self._harvester: Harvester | None = None
@@ -118,6 +126,10 @@ class App:
 
     async def __aenter__(self) -> App:
         try:
+            # One process per database, before anything is read: a second `paperbot run` stops
+            # here with a line naming the first, instead of delivering the same digests again.
+            lock = await ProcessLock.acquire(self.config.database_path)
+            self._stack.callback(lock.release)
             self._store = await Store.open(self.config.database_path)
             self._stack.push_async_callback(self._store.close)
             client = ArxivClient(self.config.arxiv)
@@ -233,8 +245,22 @@ class App:
             hour=hour,
             minute=minute,
         )
+        # Half a day later, every day: whatever the harvest could not read (arXiv down all night, a
+        # feed stale past the re-polls) is read then, not at the next harvest, maybe days later.
+        self.scheduler.cron(
+            "catch-up",
+            self.catch_up_job,
+            timezone=zoneinfo.ZoneInfo(cfg.harvest_timezone),
+            hour=(hour + CATCH_UP_AFTER_HOURS) % 24,
+            minute=minute,
+        )
         for channel, settings in await self.store.channels.with_subscriptions():
             self._schedule_delivery(channel, settings)
+        # A digest left open by a failure that is not the channel's (the platform erring, the
+        # database locked for minutes) is finished soon, not at the channel's next digest time.
+        self.scheduler.cron(
+            "resume", self.resume_open_digests, timezone=UTC, minute=f"*/{RESUME_EVERY_MINUTES}"
+        )
 
     async def schedule_channel(self, channel: ChannelRef) -> None:
         """(Re)register `channel`'s delivery job from its stored settings; drop it if it tracks nothing."""
@@ -258,15 +284,40 @@ class App:
         self.scheduler.cron(job_id, job, timezone=tz, hour=hour, minute=minute)
 
     async def harvest_job(self) -> HarvestReport:
-        """The scheduled harvest (re-polling while the day's feed is not there), then `asap` channels."""
-        needed = await needed_categories(self.store)
-        if not needed:  # nobody tracks anything: nothing to ask arXiv for
-            return HarvestReport(None, "skipped")
-        report = await self.harvester.harvest_with_repolls(self.clock, needed=needed, sleep=asyncio.sleep)
-        if report.status == "ok":
+        """The scheduled harvest (re-polling while a feed is not updated), then `asap` channels.
+
+        It reads every missing or partial day of the catch-up window, not only today's.
+        """
+        async with self._harvesting:
+            needs = await harvest_needs(self.store)
+            if not needs.needed:  # nobody tracks anything: nothing to ask arXiv for
+                return HarvestReport(self.clock())
+            report = await self.harvester.harvest_with_repolls(
+                self.clock, needed=needs.needed, since=needs.since, sleep=self._sleep
+            )
+        await self._after_harvest(report)
+        return report
+
+    async def catch_up_job(self) -> HarvestReport:
+        """Every day, half a day after the harvest: read the days still missing or partial, if any.
+
+        Usually there are none and nothing is asked of arXiv. What it reads goes out with each
+        channel's next digest (right away for `asap` channels).
+        """
+        async with self._harvesting:  # after a harvest still running, this finds its days read
+            needs = await harvest_needs(self.store)
+            if not needs.needed:
+                return HarvestReport(self.clock())
+            report = await self.harvester.harvest(
+                self.clock(), needed=needs.needed, since=needs.since, window=SCHEDULED_WINDOW
+            )
+        await self._after_harvest(report)
+        return report
+
+    async def _after_harvest(self, report: HarvestReport) -> None:
+        if report.stored_new:
             await self.enrich_matches()
             await self.deliver_channels(await self._asap_channels())
-        return report
 
     async def enrich_matches(self) -> int:
         """Fill in comments, journal refs and DOIs of undelivered matches: the feeds lack some.
@@ -281,18 +332,18 @@ class App:
             log.warning("could not fetch comments and journal refs of %d papers: %s", len(ids), exc)
             return 0
 
+    async def resume_open_digests(self) -> list[Outcome]:
+        """Finish the digests that were planned but not completed (unreachable channels wait their turn)."""
+        return await self.deliverer.resume_open(await self.store.deliveries.channels_with_open_digests())
+
     async def deliver_channels(self, channels: list[ChannelRef]) -> list[Outcome]:
         return await self.deliverer.deliver_many(channels)
 
     async def catch_up(self) -> None:
-        """After a restart: harvest missed announcement days, finish open digests, post overdue ones."""
-        try:
-            needed = await needed_categories(self.store)
-            reports = await self.harvester.catch_up(self.clock(), needed=needed) if needed else []
-            for report in reports:
-                log.info("catch-up %s", report.summary())
-        except ArxivUnavailable as exc:
-            log.warning("catch-up harvest failed, the scheduled harvest will retry: %s", exc)
+        """After a restart: read missed or partial days, finish open digests, post overdue ones."""
+        report = await self.catch_up_job()
+        if report.failed:
+            log.warning("catch-up harvest incomplete, later harvests will retry: %s", report.summary())
         overdue = await self._overdue_channels()
         if overdue:
             log.info(

@@ -9,11 +9,16 @@ announcement is Monday's, the Thursday 20:00 one is Friday's.
 A day's announcement holds the new submissions received before the 14:00 ET deadline of the last
 weekday before it, after the previous deadline: Monday's covers Thursday 14:00 to Friday 14:00,
 Tuesday's Friday 14:00 to Monday 14:00, and so on.
+
+arXiv lists its holidays by the evening whose announcement it skips ("Thu 27 November": nothing
+goes out on Thanksgiving evening, so there is no announcement dated Friday 28 November). The
+configuration and `ARXIV_HOLIDAYS` use arXiv's convention; `holiday_dates` turns them into the
+announcement dates everything else here works with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -25,6 +30,25 @@ DEFAULT_HARVEST_TIME = time(0, 30)
 # the next run (or catch-up).
 REPOLL_EVERY = timedelta(minutes=30)
 REPOLL_TIMES = 3
+
+# Evenings without an announcement, as arXiv lists them (https://info.arxiv.org/help/availability.html).
+# 2025 is arXiv's published list. For 2026 and 2027 these are the holidays arXiv has kept every year
+# (New Year's Day, Martin Luther King Jr. Day, Juneteenth, Independence Day, Labor Day, Thanksgiving)
+# where they fall on an announcement evening. Only days that are sure to be skipped are listed: a day
+# wrongly taken for a holiday would never be read, while a real holiday missing here only costs a
+# few requests. arXiv sets December's holidays late in the year: add them (and any ad hoc
+# closure) with `arxiv.holidays`.
+ARXIV_HOLIDAYS: tuple[date, ...] = (
+    date(2025, 1, 1), date(2025, 1, 20), date(2025, 6, 19), date(2025, 7, 6), date(2025, 9, 1),
+    date(2025, 11, 27),
+    date(2026, 1, 1), date(2026, 1, 19), date(2026, 9, 7), date(2026, 11, 26),
+    date(2027, 1, 18), date(2027, 7, 4), date(2027, 9, 6), date(2027, 11, 25),
+)  # fmt: skip
+
+
+def holiday_dates(evenings: Iterable[date] = ARXIV_HOLIDAYS) -> frozenset[date]:
+    """The announcement dates that do not exist because arXiv skips these evenings' announcements."""
+    return frozenset(d + timedelta(days=1) for d in evenings)
 
 
 def _et(now: datetime) -> datetime:
@@ -79,19 +103,27 @@ def announcement_days(after: date, until: date, holidays: Collection[date] = ())
     return days
 
 
-def missed_announcements(
-    last_ok: date | None, now: datetime, holidays: Collection[date] = (), *, max_days: int = 5
-) -> list[date]:
-    """Announcement dates since the last successful harvest up to the latest at `now`, oldest first.
+def recent_announcements(now: datetime, count: int, holidays: Collection[date] = ()) -> list[date]:
+    """The latest `count` announcement dates at or before `now` (ET), oldest first."""
+    days = [latest_announcement(now, holidays)]
+    while len(days) < count:
+        days.append(previous_announcement(days[-1], holidays))
+    return days[::-1]
 
-    With no harvest ever, only the latest day counts: paperbot does not backfill history. At most
-    `max_days` days are returned (the newest), so a bot that was down for a month does not flood
-    channels or arXiv.
+
+def catch_up_days(
+    now: datetime, count: int, since: datetime | None, holidays: Collection[date] = ()
+) -> list[date]:
+    """The announcement days a harvest at `now` is responsible for, oldest first.
+
+    The latest `count` days, but none announced before `since` (when the first subscription was
+    made: paperbot owes nobody an earlier day, and does not backfill history). The latest day is
+    always included: it is what a harvest is for.
     """
-    latest = latest_announcement(now, holidays)
-    if last_ok is None:
-        return [latest]
-    return announcement_days(last_ok, latest, holidays)[-max_days:]
+    days = recent_announcements(now, count, holidays)
+    if since is None:
+        return days[-1:]
+    return [d for d in days[:-1] if announced_at(d) >= since] + days[-1:]
 
 
 def submission_window(day: date, holidays: Collection[date] = ()) -> tuple[datetime, datetime]:
@@ -127,6 +159,42 @@ def next_harvest(
             return candidate
         day += timedelta(days=1)
     raise ValueError("no announcement day in the next 30 days (holiday list too long?)")
+
+
+def next_digest(
+    now: datetime,
+    post_time: time | None,
+    tz: tzinfo,
+    harvest_time: time = DEFAULT_HARVEST_TIME,
+    harvest_tz: tzinfo = ARXIV_TZ,
+    holidays: Collection[date] = (),
+) -> datetime:
+    """When a channel posting at `post_time` in `tz` (None: right after each harvest) next gets papers.
+
+    A digest goes out at the first post time after a harvest that read an announcement: papers
+    harvested since the last post time wait for the next one; otherwise the next announcement's
+    harvest comes first, and weekends and holidays have none.
+    """
+    if post_time is None:
+        return next_harvest(now, harvest_time, harvest_tz, holidays)
+    local = now.astimezone(tz)
+    last_post = datetime.combine(local.date(), post_time, tz)
+    if last_post > local:
+        last_post = datetime.combine(local.date() - timedelta(days=1), post_time, tz)
+    harvest = next_harvest(last_post, harvest_time, harvest_tz, holidays).astimezone(tz)
+    post = datetime.combine(harvest.date(), post_time, tz)
+    return post if post >= harvest else datetime.combine(harvest.date() + timedelta(days=1), post_time, tz)
+
+
+def holidays_between(first: date, last: date, holidays: Collection[date]) -> list[date]:
+    """The weekdays in [first, last] without an announcement because of a holiday."""
+    days = []
+    day = first
+    while day <= last:
+        if day.weekday() < 5 and day in holidays:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
 
 
 def repoll_times(

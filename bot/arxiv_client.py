@@ -1,12 +1,14 @@
 """The one polite arXiv client: announcement feeds and the API (arxiv library) behind one limiter.
 
 arXiv asks for at most one request every 3 seconds over one connection, across API, RSS and OAI
-together. Every request paperbot sends to arXiv goes through one `PoliteSession` (a requests
-session with a single pooled connection), whose `send` waits for the shared async `Throttle`
-before the request leaves and stamps it when the response is in. The arxiv library gets the same
-session, with its own delay and retries switched off, so there is exactly one limiter and one
-retry policy (here): exponential backoff with jitter on 429/5xx, timeouts, connection errors,
-malformed or HTML answers and unexpectedly empty pages, honouring Retry-After.
+together. Every request paperbot sends to arXiv goes through one `PoliteSession` (bot.arxiv_http:
+a requests session with a single kept connection and a total deadline per request), whose `send`
+waits for the shared async `Throttle` before the request leaves and stamps it when the response is
+in. The arxiv library gets the same session, with its own delay and retries switched off, so there
+is exactly one limiter and one retry policy (here): exponential backoff with jitter on 429/5xx,
+timeouts, dropped connections, malformed or HTML answers and unexpectedly empty pages; Retry-After
+holds every request back until the time arXiv asked for. What retrying cannot fix (no name
+resolution, a refused connection, a failed TLS handshake) is tried twice, then reported.
 
 The arxiv library and requests are synchronous: every call runs in a worker thread
 (`asyncio.to_thread`); the worker blocks on the throttle through the event loop, never the loop on it.
@@ -16,38 +18,56 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
+import contextvars
 import logging
-import math
 import random
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import arxiv
 import requests
-from requests.adapters import HTTPAdapter
 
-from bot import __version__, metrics
+from bot import __version__
+from bot.arxiv_http import (
+    RETRY_STATUSES,
+    PoliteSession,
+    RetryableResponse,
+    Throttle,
+    check_response,
+    retry_after_seconds,
+)
 from bot.arxiv_ids import parse_arxiv_id
 from bot.config import ArxivConfig
-from bot.errors import ArxivUnavailable
+from bot.errors import ArxivDeferred, ArxivUnavailable, ArxivUnreachable, unreachable_reason
 from bot.feeds import MalformedFeed, parse_feed
 from bot.models import Paper
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "ArxivClient",
+    "FeedResult",
+    "RetryableResponse",
+    "Throttle",
+    "check_response",
+    "retry_after_seconds",
+]
+
 T = TypeVar("T")
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 120.0
-# A Retry-After longer than this is not waited out inside one call: the caller's schedule
-# (re-polls, the next harvest) comes back later instead of holding a job for an hour.
+# Outside a harvest (a lookup someone waits for), a Retry-After longer than this is not waited out:
+# the call fails at once. A harvest sets its own window (`ArxivClient.window`).
 MAX_RETRY_AFTER_S = 300.0
+# What retrying cannot fix is tried this often, then reported; the host is then left alone for a
+# while, so a harvest of several days fails in seconds instead of minutes.
+UNFIXABLE_TRIES = 2
+UNREACHABLE_FOR_S = 300.0
 # Archives whose categories are `archive.SUBJECT` (cs.CV); the rest (hep-th, gr-qc, ...) are one category.
 ARCHIVES_WITH_SUBJECTS = frozenset(
     {"astro-ph", "cond-mat", "cs", "econ", "eess", "math", "nlin", "physics", "q-bio", "q-fin", "stat"}
@@ -56,14 +76,8 @@ ID_BATCH = 100  # ids per id_list request, the API's page size for them
 SEARCH_PAGE = 100
 RECENT_PAGE = 1000  # the API allows up to 2000 a page; 1000 keeps each response a few MB
 
-
-class RetryableResponse(Exception):
-    """arXiv answered, but not usefully (429, 5xx, HTML, broken XML): worth asking again."""
-
-    def __init__(self, reason: str, retry_after: float | None = None, *, code: str = "malformed") -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.code = code  # the failure's metrics label: http_<status>, html, malformed
+# When the current task must stop waiting for arXiv's Retry-After (throttle clock); None: no window.
+_GIVE_UP_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("arxiv_give_up_at", default=None)
 
 
 class _EmptyPage(Exception):
@@ -79,128 +93,6 @@ class FeedResult:
     announced: date | None
     items: int
     skipped: int = 0
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A Retry-After header (delta seconds or an HTTP date) as seconds from now; None if absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class Throttle:
-    """At most one request at a time, and `interval` seconds from the end of one to the start of the next."""
-
-    def __init__(
-        self,
-        interval: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = asyncio.Lock()
-        self._not_before = -math.inf
-
-    async def acquire(self) -> None:
-        """Wait for the connection and for the interval since the previous request to pass."""
-        await self._lock.acquire()
-        try:
-            while (wait := self._not_before - self._clock()) > 0:
-                await self._sleep(wait)
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def release(self) -> None:
-        """The request is over: the next may start `interval` seconds from now."""
-        self._not_before = max(self._not_before, self._clock() + self.interval)
-        self._lock.release()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release()
-
-
-class PoliteSession(requests.Session):
-    """A requests session that sends every request through a gate, with our User-Agent and a timeout.
-
-    One pooled connection: arXiv asks for one connection at a time.
-    """
-
-    def __init__(self, user_agent: str, timeout: float, api_url: str = "") -> None:
-        super().__init__()
-        self.user_agent = user_agent
-        self.timeout = timeout
-        self.api_url = api_url  # requests under it are "api" in the metrics, the rest "feed"
-        self.gate: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
-        self.requests_made = 0
-        self._count_lock = threading.Lock()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0, pool_block=True)
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
-        self.headers["User-Agent"] = user_agent
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        # The arxiv library sets its own user-agent on every request and never a timeout.
-        request.headers["User-Agent"] = self.user_agent
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        endpoint = "api" if self.api_url and str(request.url).startswith(self.api_url) else "feed"
-        with self.gate():
-            with self._count_lock:
-                self.requests_made += 1
-            metrics.arxiv_request(endpoint)
-            log.debug("GET %s", request.url)
-            try:
-                response = super().send(request, **kwargs)
-                _ = response.content  # read the body while we hold the connection
-            except requests.RequestException as err:
-                metrics.arxiv_failed(
-                    endpoint, "timeout" if isinstance(err, requests.Timeout) else "connection"
-                )
-                raise
-        try:
-            check_response(response)
-        except RetryableResponse as err:
-            metrics.arxiv_failed(endpoint, err.code)
-            raise
-        if int(response.status_code) >= 400:
-            metrics.arxiv_failed(endpoint, f"http_{int(response.status_code)}")
-        return response
-
-
-def check_response(response: Any) -> None:
-    """Raise RetryableResponse for answers worth retrying: 429/5xx, and 200s that are not XML feeds."""
-    status = int(response.status_code)
-    if status in RETRY_STATUSES:
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise RetryableResponse(f"HTTP {status}", retry_after, code=f"http_{status}")
-    if status != 200:
-        return  # other client errors are not retried; the caller reports them
-    body: bytes = response.content
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as err:
-        head = body[:200].lstrip().lower()
-        if head.startswith((b"<!doctype html", b"<html")):
-            raise RetryableResponse("an HTML page instead of a feed", code="html") from None
-        raise RetryableResponse(f"malformed XML ({err})") from None
-    if root.tag.rsplit("}", 1)[-1] not in ("feed", "rss", "RDF"):
-        raise RetryableResponse(f"not a feed (<{root.tag}>)")
 
 
 def _result_to_paper(result: Any) -> Paper | None:
@@ -255,7 +147,11 @@ class ArxivClient:
         self.session = PoliteSession(self.user_agent, config.timeout_s, config.api_url)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.session.gate = self._gate
+        self.session.on_retry_after = self._on_retry_after
         self._clients: dict[int, arxiv.Client] = {}
+        self._unreachable: dict[str, tuple[float, ArxivUnreachable]] = {}
+        self.api_host = urlsplit(config.api_url).hostname or config.api_url
+        self.feed_host = urlsplit(config.feed_url).hostname or config.feed_url
 
     @property
     def requests_made(self) -> int:
@@ -269,15 +165,32 @@ class ArxivClient:
     # -- the limiter, entered from worker threads -------------------------------------------------
 
     @contextlib.contextmanager
-    def _gate(self) -> Iterator[None]:
+    def _gate(self) -> Iterator[Callable[[], None]]:
         loop = self._loop
         if loop is None:
             raise RuntimeError("ArxivClient requests must be made through its async methods")
-        asyncio.run_coroutine_threadsafe(self.throttle.acquire(), loop).result()
-        try:
-            yield
-        finally:
+        give_up_at = _GIVE_UP_AT.get()  # the worker thread runs in a copy of the caller's context
+        asyncio.run_coroutine_threadsafe(self.throttle.acquire(give_up_at), loop).result()
+        lock, released = threading.Lock(), False
+
+        def release() -> None:
+            # Called when the request ends, or earlier by its Deadline: whichever comes first.
+            nonlocal released
+            with lock:
+                if released:
+                    return
+                released = True
             loop.call_soon_threadsafe(self.throttle.release)
+
+        try:
+            yield release
+        finally:
+            release()
+
+    def _on_retry_after(self, seconds: float) -> None:
+        loop = self._loop
+        if loop is not None:  # queued before the gate's release: no request slips in between
+            loop.call_soon_threadsafe(self.throttle.defer, seconds)
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         self._loop = asyncio.get_running_loop()
@@ -294,46 +207,103 @@ class ArxivClient:
             self._clients[page_size] = client
         return client
 
+    # -- Retry-After and the caller's window -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def window(self, seconds: float) -> Iterator[None]:
+        """Within this block, a Retry-After reaching more than `seconds` from now fails at once."""
+        token = _GIVE_UP_AT.set(self.throttle.clock() + seconds)
+        try:
+            yield
+        finally:
+            _GIVE_UP_AT.reset(token)
+
+    def defer(self, seconds: float) -> None:
+        """Send nothing to arXiv for `seconds` (a Retry-After remembered from an earlier run)."""
+        self.throttle.defer(seconds)
+
+    def _give_up_at(self) -> float:
+        window = _GIVE_UP_AT.get()
+        return window if window is not None else self.throttle.clock() + MAX_RETRY_AFTER_S
+
     # -- retries -----------------------------------------------------------------------------------
 
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number `attempt + 1`: exponential, jittered, at least Retry-After."""
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt + 1`: exponential, with jitter."""
         base = max(self.config.min_interval_s, 0.001) * 2.0**attempt
         delay = min(MAX_BACKOFF_S, base)
-        jittered = delay / 2 + self._rng.uniform(0, delay / 2)
-        return max(jittered, retry_after or 0.0)
+        return delay / 2 + self._rng.uniform(0, delay / 2)
+
+    def unreachable(self, host: str) -> ArxivUnreachable | None:
+        """Why `host` could not be reached a moment ago (requests to it fail at once for a while)."""
+        marked = self._unreachable.get(host)
+        if marked is not None and time.monotonic() - marked[0] < UNREACHABLE_FOR_S:
+            return marked[1]
+        return None
+
+    def forget_unreachable(self) -> None:
+        """Give every host a new chance (a new harvest run)."""
+        self._unreachable.clear()
+
+    def _check_reachable(self, host: str) -> None:
+        down = self.unreachable(host)
+        if down is not None:
+            raise down
 
     async def _with_retries(
-        self, what: str, attempt_fn: Callable[[], Awaitable[T]], retries: int | None = None
+        self, what: str, host: str, attempt_fn: Callable[[], Awaitable[T]], retries: int | None = None
     ) -> T:
+        self._check_reachable(host)
         tries = (self.config.max_retries if retries is None else min(retries, self.config.max_retries)) + 1
-        for attempt in range(tries):
-            try:
-                return await attempt_fn()
-            except arxiv.HTTPError as err:
-                if err.status in RETRY_STATUSES:  # the session raises first; kept for safety
-                    reason, retry_after = f"HTTP {err.status}", None
+        unfixable = 0
+        give_up_at = self._give_up_at()
+        token = _GIVE_UP_AT.set(give_up_at)
+        try:
+            for attempt in range(tries):
+                unfixed = None
+                try:
+                    return await attempt_fn()
+                except ArxivDeferred:
+                    raise  # nothing was sent; the caller's window is too short for arXiv's wait
+                except arxiv.HTTPError as err:
+                    if err.status not in RETRY_STATUSES:  # the session raises those first
+                        raise ArxivUnavailable(f"arXiv refused {what}: HTTP {err.status}") from err
+                    reason = f"HTTP {err.status}"
+                except RetryableResponse as err:
+                    reason = str(err)
+                    if err.retry_after and self.throttle.clock() + err.retry_after > give_up_at:
+                        raise ArxivDeferred(
+                            f"arXiv asked paperbot to wait {err.retry_after:.0f} s before {what}"
+                            " (Retry-After); that is past this run's window",
+                            err.retry_after,
+                        ) from None
+                except MalformedFeed as err:
+                    reason = str(err)
+                except (arxiv.UnexpectedEmptyPageError, _EmptyPage):
+                    reason = "an unexpectedly empty page"
+                except requests.Timeout:
+                    reason = f"no complete answer within {self.config.timeout_s:g} s"
+                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+                    unfixed = unreachable_reason(err)
+                    reason = unfixed or f"connection failed ({type(err).__name__})"
+                if unfixed is not None:
+                    unfixable += 1
+                    if unfixable >= UNFIXABLE_TRIES or attempt == tries - 1:
+                        down = ArxivUnreachable(host, unfixed)
+                        self._unreachable[host] = (time.monotonic(), down)
+                        raise down
+                if attempt == tries - 1:
+                    break
+                delay = self.backoff(attempt)
+                if unfixed is not None:
+                    log.warning("arXiv %s: %s; one more try in %.1f s", what, reason, delay)
                 else:
-                    raise ArxivUnavailable(f"arXiv refused {what}: HTTP {err.status}") from err
-            except RetryableResponse as err:
-                reason, retry_after = str(err), err.retry_after
-            except MalformedFeed as err:
-                reason, retry_after = str(err), None
-            except (arxiv.UnexpectedEmptyPageError, _EmptyPage):
-                reason, retry_after = "an unexpectedly empty page", None
-            except requests.Timeout:
-                reason, retry_after = f"no answer within {self.config.timeout_s:g} s", None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
-                reason, retry_after = f"connection failed ({type(err).__name__})", None
-            if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
-                raise ArxivUnavailable(
-                    f"arXiv is unavailable for {what}: asked to retry after {retry_after:.0f} s"
-                )
-            if attempt == tries - 1:
-                break
-            delay = self.backoff(attempt, retry_after)
-            log.warning("arXiv %s: %s; retry %d/%d in %.1f s", what, reason, attempt + 1, tries - 1, delay)
-            await self._backoff_sleep(delay)
+                    log.warning(
+                        "arXiv %s: %s; retry %d/%d in %.1f s", what, reason, attempt + 1, tries - 1, delay
+                    )
+                await self._backoff_sleep(delay)  # and the throttle holds off for any Retry-After
+        finally:
+            _GIVE_UP_AT.reset(token)
         raise ArxivUnavailable(f"arXiv is unavailable: {what} failed {tries} times, last with {reason}")
 
     # -- announcement feeds ------------------------------------------------------------------------
@@ -358,7 +328,7 @@ class ArxivClient:
         async def attempt() -> FeedResult:
             return await self._in_thread(get)
 
-        return await self._with_retries(f"GET {url}", attempt)
+        return await self._with_retries(f"GET {url}", self.feed_host, attempt)
 
     # -- the API -----------------------------------------------------------------------------------
 
@@ -382,7 +352,7 @@ class ArxivClient:
                 # We only resume after a failure mid-way, so more results exist than we have.
                 raise _EmptyPage
 
-        await self._with_retries(what, attempt, retries)
+        await self._with_retries(what, self.api_host, attempt, retries)
         papers: dict[str, Paper] = {}
         for result in got:
             paper = _result_to_paper(result)

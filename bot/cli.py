@@ -1,4 +1,4 @@
-"""The `paperbot` command line: run, harvest, config check, the Slack manifest, the Discord invite URL.
+"""The `paperbot` command line: run, harvest, status, config check, the Slack and Discord tools.
 
 The only place that configures logging (libraries never do). Everything it prints about the
 configuration or an error goes through the config's redactor: no secret reaches the terminal.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import ADAPTERS, Config, check_config, default_config_path, describe, secret_problems
-from bot.errors import ConfigError, PaperbotError, PlatformAuthError, StorageError
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
 from bot.logs import setup_logging
 
 log = logging.getLogger("paperbot")
@@ -59,10 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--adapter", choices=ADAPTERS, help="run only this adapter")
 
     harvest = sub.add_parser(
-        "harvest", parents=[late_config], help="harvest today's arXiv announcements now and print a summary"
+        "harvest",
+        parents=[late_config],
+        help="read today's arXiv announcements and any missed or partial day now, and print what was read",
     )
     harvest.add_argument(
         "--dry-run", action="store_true", help="fetch and count, but store nothing (no database write)"
+    )
+    sub.add_parser(
+        "status",
+        parents=[late_config],
+        help="show the last announcement days: complete, partial or missing (no request to arXiv)",
     )
 
     discord = sub.add_parser("discord", help="Discord tools")
@@ -119,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(config, args.adapter)
     if args.command == "harvest":
         return _harvest(config, dry_run=args.dry_run)
+    if args.command == "status":
+        return _status(config)
     if args.command == "discord":
         from adapters.discord.invite import cli_invite_url
 
@@ -158,7 +167,7 @@ def _run(config: Config, adapter: str | None) -> int:
         asyncio.run(_serve(config, adapter))
     except KeyboardInterrupt:
         return 130
-    except (ConfigError, StorageError, PlatformAuthError) as exc:
+    except (ConfigError, StorageError, PlatformAuthError, PlatformUnreachable) as exc:
         print(f"paperbot: {config.redactor()(str(exc))}", file=sys.stderr)
         return 2
     except PaperbotError as exc:
@@ -167,13 +176,37 @@ def _run(config: Config, adapter: str | None) -> int:
     return 0
 
 
+# How long `paperbot harvest` waits for the database while another paperbot holds it.
+HARVEST_LOCK_WAIT_S = 10.0
+
+
 def _harvest(config: Config, *, dry_run: bool) -> int:
-    from bot.ingest import run_harvest_command
+    from bot.harvest_cli import run_harvest_command
+    from storage.process_lock import ProcessLock
+
+    async def locked() -> int:
+        # A dry run writes nothing, so it may run beside the bot; a real one takes its turn.
+        lock = None if dry_run else await ProcessLock.acquire(config.database_path, wait=HARVEST_LOCK_WAIT_S)
+        try:
+            return await run_harvest_command(config, dry_run=dry_run, out=sys.stdout)
+        finally:
+            if lock is not None:
+                lock.release()
 
     try:
-        return asyncio.run(run_harvest_command(config, dry_run=dry_run, out=sys.stdout))
+        return asyncio.run(locked())
     except KeyboardInterrupt:
         return 130
+    except (ConfigError, StorageError) as exc:
+        print(f"paperbot: {config.redactor()(str(exc))}", file=sys.stderr)
+        return 2
+
+
+def _status(config: Config) -> int:
+    from bot.harvest_cli import run_status_command
+
+    try:
+        return asyncio.run(run_status_command(config, out=sys.stdout))
     except (ConfigError, StorageError) as exc:
         print(f"paperbot: {config.redactor()(str(exc))}", file=sys.stderr)
         return 2

@@ -8,13 +8,16 @@ database is unchanged by bad input.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+import zoneinfo
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from bot import digest
+from bot.arxiv_calendar import ARXIV_TZ, holidays_between, next_digest
 from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
 from bot.ingest import abstract_reply
@@ -22,7 +25,10 @@ from bot.matching import prepare
 from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
 from bot.query import MAX_QUERY_CHARS, Query, parse
 from bot.settings import parse_max_papers, parse_post_time, parse_timezone
+from bot.text import has_lone_surrogate, visible
+from bot.tldr import shorten
 from storage import Store
+from storage.subscriptions import ChannelFull
 
 if TYPE_CHECKING:  # the services are built by the App; handlers only call them
     from bot.delivery import Deliverer
@@ -65,10 +71,14 @@ Handler = Callable[[Context, Command], Awaitable[Reply]]
 
 
 def clean_text(text: str) -> str:
-    """Collapse whitespace; refuse control characters that have no business in a query."""
+    """Visible text (NFKC, no format characters), whitespace collapsed; refuses control characters."""
+    if has_lone_surrogate(text):
+        raise UserError(
+            "That text contains a broken character (half of a UTF-16 pair); please type it again."
+        )
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
         raise UserError("That text contains control characters; please type plain text.")
-    return " ".join(text.split())
+    return " ".join(visible(text).split())
 
 
 def read_plain_query(text: str) -> ReadQuery:
@@ -100,18 +110,16 @@ async def track(ctx: Context, cmd: Command) -> Reply:
     text = _query_arg(cmd, "/track <query>, e.g. /track video retrieval")
     query = ctx.read_query(text)
     limit = ctx.config.bot.max_subscriptions_per_channel
-    existing = await ctx.store.subscriptions.for_channel(cmd.channel)
-    if any(s.query == query.canonical for s in existing):
-        raise UserError(f'This channel already tracks "{query.canonical}".')
-    if len(existing) >= limit:
-        raise UserError(
-            f"This channel already tracks {len(existing)} queries, the limit is {limit}. "
-            "Use /untrack to drop one first."
+    try:
+        added = await ctx.store.subscriptions.add(
+            cmd.channel, query.canonical, text, cmd.user.user_id, ctx.clock(), limit=limit
         )
-    added = await ctx.store.subscriptions.add(
-        cmd.channel, query.canonical, text, cmd.user.user_id, ctx.clock()
-    )
-    if added is None:  # another command won the race for the same query
+    except ChannelFull as full:
+        raise UserError(
+            f"This channel already tracks {full.count} queries, the limit is {limit}. "
+            "Use /untrack to drop one first."
+        ) from None
+    if added is None:
         raise UserError(f'This channel already tracks "{query.canonical}".')
     text = (
         f'Now tracking "{query.canonical}" in this channel: {query.reading}. '
@@ -163,6 +171,31 @@ def describe_schedule(ctx: Context, settings: ChannelSettings) -> str:
     return "Digests are paused. " + line if settings.paused else line
 
 
+def next_digest_line(ctx: Context, settings: ChannelSettings) -> str:
+    """`Next digest: Mon 30 Nov at 09:00 UTC (no arXiv announcement on Fri 27 Nov: holiday).`"""
+    sched = ctx.config.schedule
+    tz = zoneinfo.ZoneInfo(settings.timezone or sched.timezone)
+    when = settings.post_time or sched.post_time
+    holidays = ctx.config.arxiv.no_announcement_dates()
+    now = ctx.clock()
+    upcoming = next_digest(
+        now,
+        None if when == "asap" else time.fromisoformat(when),
+        tz,
+        time.fromisoformat(sched.harvest_time),
+        zoneinfo.ZoneInfo(sched.harvest_timezone),
+        holidays,
+    ).astimezone(tz)
+    line = f"Next digest: {upcoming:%a %d %b} at {upcoming:%H:%M} {tz.key}"
+    skipped = holidays_between(
+        now.astimezone(ARXIV_TZ).date(), upcoming.astimezone(ARXIV_TZ).date(), holidays
+    )
+    if skipped:
+        days = ", ".join(d.strftime("%a %d %b") for d in skipped)
+        line += f" (no arXiv announcement on {days}: holiday)"
+    return line + "."
+
+
 async def tracked(ctx: Context, cmd: Command) -> Reply:
     """`/tracked`: what this channel follows, and when its digest comes."""
     subs = await ctx.store.subscriptions.for_channel(cmd.channel)
@@ -173,6 +206,8 @@ async def tracked(ctx: Context, cmd: Command) -> Reply:
     lines = [f"This channel tracks {len(subs)} {'query' if len(subs) == 1 else 'queries'}:"]
     lines += [f"• {s.query}" for s in subs]
     lines.append(schedule)
+    if not settings.paused:
+        lines.append(next_digest_line(ctx, settings))
     return Reply("\n".join(lines))
 
 
@@ -221,8 +256,7 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
         except ValueError as exc:
             raise UserError(f"{word}: {exc}") from None
         i += 2
-    new = replace(current, **changes)  # type: ignore[arg-type]
-    await ctx.store.channels.update_settings(cmd.channel, new, ctx.clock())
+    new = await ctx.store.channels.update_settings(cmd.channel, changes, ctx.clock())
     return Reply("Settings saved. " + describe_schedule(ctx, new), Visibility.CHANNEL)
 
 
@@ -239,10 +273,12 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
     """`/papers <query> [n]`: the latest n matching papers, from the store first, then arXiv."""
     words = clean_text(cmd.args).split()
     n = PAPERS_DEFAULT
-    if len(words) > 1 and words[-1].lstrip("-").isdigit():
-        n = int(words.pop())
+    if len(words) > 1 and _NUMBER.fullmatch(words[-1]):
+        digits = words.pop()
+        # int() of thousands of digits is refused (and slow): anything that long is out of range.
+        n = int(digits) if len(digits) <= 6 else PAPERS_MAX + 1
         if not 1 <= n <= PAPERS_MAX:
-            raise UserError(f"n must be between 1 and {PAPERS_MAX} (got {n}).")
+            raise UserError(f"n must be between 1 and {PAPERS_MAX} (got {shorten(digits, 12)}).")
     text = " ".join(words)
     if not text:
         raise UserError(
@@ -272,6 +308,9 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
         f'The latest {len(newest)} {noun} for "{query.canonical}"{note}:',
         cards=tuple(digest.card(p) for p in newest),
     )
+
+
+_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def _newest_first(paper: Paper) -> tuple[str, str]:

@@ -15,6 +15,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from bot import config_values as v
+from bot.arxiv_calendar import ARXIV_HOLIDAYS, holiday_dates
 from bot.errors import ConfigError
 from bot.redact import Redactor
 from bot.redact import Secret as Secret  # re-exported: adapters take their tokens as Secret
@@ -80,8 +82,17 @@ class ArxivConfig:
     categories: tuple[str, ...] = setting(ALL_ARXIV_ARCHIVES, v.categories)
     contact: str = setting("", v.expect(str, "an email address or URL"))
     min_interval_s: float = setting(3.0, v.positive("a number of seconds", 3600))
+    # the whole of one request: connecting, sending and reading the answer
     timeout_s: float = setting(30.0, v.positive("a number of seconds", 600))
     max_retries: int = setting(4, v.positive("a number", 20, whole=True))
+    # Announcement days every harvest makes sure of: missing or partial ones are read again.
+    catch_up_days: int = setting(7, v.positive("a number of announcement days", 30, whole=True))
+    # Evenings without an announcement, in arXiv's convention, on top of ARXIV_HOLIDAYS.
+    holidays: tuple[date, ...] = setting((), v.dates)
+
+    def no_announcement_dates(self) -> frozenset[date]:
+        """Announcement dates that do not exist: the built-in holidays and the configured ones."""
+        return holiday_dates((*ARXIV_HOLIDAYS, *self.holidays))
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,4 +393,6 @@ def _toml_value(value: object) -> str:
         return repr(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, date):
+        return value.isoformat()  # a TOML date
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -8,9 +8,11 @@ always a string: `from_env` turns it into what the same key would hold in the TO
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,20}$")
 # Slack command names are lowercase without spaces, at most 32 characters with the slash; the
 # longest paperbot command (`paperbot`, `untrack`, `abstract`) leaves room for 20.
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,19}$")
 
 
@@ -100,6 +103,26 @@ def categories(value: Any) -> tuple[str, ...]:
             'must be a non-empty list of arXiv categories such as "cs.CV" or archives such as "cs"'
         )
     return tuple(v.strip() for v in value)
+
+
+def dates(value: Any) -> tuple[date, ...]:
+    """A list of days: TOML dates (`2026-12-24`) or "YYYY-MM-DD" strings; sorted, each once."""
+    if not isinstance(value, list):
+        raise TypeError('must be a list of dates such as ["2026-12-24"]')
+    out = []
+    for item in value:
+        if isinstance(item, date) and not isinstance(item, datetime):  # TOML's bare 2026-12-24
+            out.append(item)
+            continue
+        text = item.strip() if isinstance(item, str) else ""
+        day = None
+        if _DATE.match(text):
+            with contextlib.suppress(ValueError):  # 2026-02-30 has the shape but is no day
+                day = date.fromisoformat(text)
+        if day is None:
+            raise ValueError(f"{item!r} is not a date (YYYY-MM-DD)")
+        out.append(day)
+    return tuple(sorted(set(out)))
 
 
 def managers(value: Any) -> str | tuple[str, ...]:

@@ -1,11 +1,12 @@
-"""Posting digests exactly once: plan in the ledger, post, record each message, resume after a crash.
+"""Posting digests exactly once: plan in the ledger, then each message behind a write-ahead record.
 
-The ledger (`storage.deliveries`) is written before anything is posted. As each
-message lands the adapter calls back and its platform id is recorded, so a
-restart finds the open digest and appends only what is missing to the same
-thread. A channel that cannot be posted to is marked unreachable and retried
-with backoff; it never holds up the other channels, which are delivered
-concurrently (bounded).
+The ledger (`storage.deliveries`) holds a digest before anything is posted. Then, message by
+message (the parent, each card, the footer): record the intent, send it with its delivery key,
+record the platform's id. A restart finds the open digest and finishes it in the same thread;
+a message whose intent was recorded but not its id is looked up on the platform (by its
+delivery key) before it is sent again, so nothing is posted twice and nothing is skipped. A
+channel that cannot be posted to is marked unreachable and retried with backoff; it never
+holds up the other channels, which are delivered concurrently (bounded).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import digest, metrics
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
-from bot.models import ChannelRef, Platform, Post, PostRef
+from bot.models import ChannelRef, Platform, Post, ThreadItem
 from bot.ports import Adapter
 from storage import Store
 from storage.deliveries import DigestRecord, LedgerEntry
@@ -74,8 +75,12 @@ class Deliverer:
         self.clock = clock
         self.reporter = reporter
         self._slots = asyncio.Semaphore(concurrency)
-        # One delivery per channel at a time: the scheduled job and /digest must not race.
+        # One delivery per channel at a time: catch-up, the scheduled job and /digest must not race.
         self._channel_locks: dict[ChannelRef, asyncio.Lock] = {}
+        # Counts digests planned; per channel, the count when its last one was. Matches found
+        # for many channels at once are stale for a channel planned since (by /digest, say).
+        self._plans = 0
+        self._planned_at: dict[ChannelRef, int] = {}
         # The index over all subscriptions, synced (not rebuilt) on each run; one run at a time.
         self._index = digest.SubscriptionIndex()
         self._index_lock = asyncio.Lock()
@@ -83,6 +88,7 @@ class Deliverer:
     async def deliver_many(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
         """Deliver every channel concurrently (bounded); one failing never affects the others."""
         channels = list(dict.fromkeys(channels))
+        as_of = self._plans
         # Match once for all of them: one index over every subscription, one pass over the papers.
         try:
             found = await self.new_matches(channels)
@@ -90,10 +96,21 @@ class Deliverer:
             self.reporter.report(exc, "digest matching")
             return [Outcome(c, "failed", detail=str(exc)) for c in channels]
 
+        return await self._each(channels, lambda c: self.deliver(c, matches=found.get(c, []), as_of=as_of))
+
+    async def resume_open(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
+        """Finish the interrupted digests of `channels` (concurrently, bounded), nothing new."""
+        return await self._each(list(dict.fromkeys(channels)), lambda c: self.deliver(c, only_open=True))
+
+    async def _each(
+        self, channels: list[ChannelRef], deliver: Callable[[ChannelRef], Awaitable[Outcome]]
+    ) -> list[Outcome]:
+        """`deliver` every channel concurrently (bounded); one failing never affects the others."""
+
         async def one(channel: ChannelRef) -> Outcome:
             async with self._slots:
                 try:
-                    return await self.deliver(channel, matches=found.get(channel, []))
+                    return await deliver(channel)
                 except Exception as exc:
                     metrics.delivery_failed(channel.platform, "error")
                     self.reporter.report(exc, "digest delivery", {"channel": str(channel)})
@@ -125,11 +142,19 @@ class Deliverer:
             return await asyncio.to_thread(digest.matches, subs, candidates, delivered, self._index)
 
     async def deliver(
-        self, channel: ChannelRef, *, on_request: bool = False, matches: list[digest.Entry] | None = None
+        self,
+        channel: ChannelRef,
+        *,
+        on_request: bool = False,
+        matches: list[digest.Entry] | None = None,
+        as_of: int = 0,
+        only_open: bool = False,
     ) -> Outcome:
         """Finish an interrupted digest, then post what is new; `on_request` is /digest (ignores pause).
 
-        `matches` are the channel's new matches when `deliver_many` already found them.
+        `matches` are the channel's new matches when `deliver_many` already found them, before
+        the `as_of`-th plan; they are found again if the channel got a digest since. With
+        `only_open`, only an interrupted digest is finished.
         """
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
         async with lock:
@@ -148,7 +173,9 @@ class Deliverer:
                 if outcome.status != "posted":
                     return outcome
                 posted += outcome.posted
-            if matches is None:
+            if only_open:
+                return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
+            if matches is None or self._planned_at.get(channel, -1) >= as_of:
                 matches = (await self.new_matches([channel])).get(channel, [])
             record = await self._plan(channel, matches, now) if matches else None
             if record is not None:
@@ -171,6 +198,8 @@ class Deliverer:
             )
         ]
         days = [e.paper.announced for e in entries if e.paper.announced]
+        self._planned_at[channel] = self._plans
+        self._plans += 1
         return await self.store.deliveries.plan(
             channel,
             announced=max(days).isoformat() if days else now.date().isoformat(),
@@ -187,28 +216,8 @@ class Deliverer:
         if adapter is None:
             metrics.delivery_failed(channel.platform, "no_adapter")
             return Outcome(channel, "failed", detail=f"no {channel.platform} adapter is running")
-        pending = record.pending
-        papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
-        # A paper can only be missing if the database was edited by hand; skip rather than stall.
-        items = [(e, papers[e.arxiv_id]) for e in pending if e.arxiv_id in papers]
-        cards = tuple(digest.card(p, json.loads(e.why)) for e, p in items)
-        resume = PostRef(record.parent_message_id) if record.parent_message_id else None
-        # Resuming with every paper already posted: the crash came after the last card, before or
-        # after the footer. The ledger cannot tell which, and a repeated footer is worse than none.
-        footer = "" if resume is not None and not items else record.footer
-        post = Post(record.header, record.lines, cards, footer)
-
-        async def on_posted(index: int, message_id: str) -> None:
-            metrics.posted(channel.platform, index)
-            if index < 0:
-                await self.store.deliveries.set_parent(record.id, message_id)
-            else:
-                await self.store.deliveries.mark_posted(
-                    record.id, items[index][0].arxiv_id, message_id, self.clock()
-                )
-
         try:
-            await adapter.post(channel, post, resume=resume, on_posted=on_posted)
+            posted = await self._send(adapter, record)
         except ChannelUnreachable as exc:
             metrics.delivery_failed(channel.platform, "unreachable")
             retry_at = await self.store.channels.mark_unreachable(channel, exc.reason, self.clock())
@@ -221,7 +230,60 @@ class Deliverer:
             )
             return Outcome(channel, "unreachable", detail=f"{exc.reason}. {exc.fix}".strip())
         await self.store.deliveries.complete(record.id, self.clock())
+        metrics.digest_posted(channel.platform)
         if await self.store.channels.retry_at(channel) is not None:
             await self.store.channels.clear_unreachable(channel)
             log.info("%s is reachable again", channel)
-        return Outcome(channel, "posted", len(items))
+        return Outcome(channel, "posted", posted)
+
+    async def _send(self, adapter: Adapter, record: DigestRecord) -> int:
+        """Every message of `record` the platform does not hold yet, in order; returns the papers."""
+        ledger, channel = self.store.deliveries, record.channel
+        parent = record.parent_message_id
+        if parent is None:
+            post = Post(record.header, record.lines)
+            if record.parent_sending_at is not None:  # a send began before a crash: did it land?
+                landed = await adapter.find_posted(
+                    channel, None, {record.parent_key: post}, record.parent_sending_at
+                )
+                parent = landed.get(record.parent_key)
+            if parent is None:
+                await ledger.intend_parent(record.id, self.clock())
+                parent = await adapter.post_parent(channel, post, record.parent_key)
+            await ledger.set_parent(record.id, parent)
+
+        pending = record.pending
+        papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
+        # A paper can only be missing if the database was edited by hand; skip rather than stall.
+        thread: list[tuple[str, ThreadItem, LedgerEntry | None]] = [
+            (record.item_key(e), digest.card(papers[e.arxiv_id], json.loads(e.why)), e)
+            for e in pending
+            if e.arxiv_id in papers
+        ]
+        if record.footer and record.footer_message_id is None:
+            thread.append((record.footer_key, record.footer, None))
+        began = [
+            (key, item, when)
+            for key, item, entry in thread
+            if (when := entry.sending_at if entry else record.footer_sending_at) is not None
+        ]
+        found: dict[str, str] = {}
+        if began:  # at most one per crash: messages go out one at a time
+            wanted = {key: item for key, item, _ in began}
+            found = await adapter.find_posted(channel, parent, wanted, min(w for _, _, w in began))
+
+        for key, item, entry in thread:
+            message_id = found.get(key)
+            if message_id is None:
+                if entry is None:
+                    await ledger.intend_footer(record.id, self.clock())
+                else:
+                    await ledger.intend(record.id, entry.arxiv_id, self.clock())
+                message_id = await adapter.post_reply(channel, parent, item, key)
+            if entry is None:
+                await ledger.set_footer(record.id, message_id)
+            else:
+                await ledger.mark_posted(record.id, entry.arxiv_id, message_id, self.clock())
+                # Counted with its id recorded: a card found after a crash was not counted before it.
+                metrics.card_posted(channel.platform)
+        return sum(1 for _, _, entry in thread if entry is not None)

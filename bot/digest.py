@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bot.arxiv_calendar import ARXIV_TZ
 from bot.matching import Hit, MatchIndex
 from bot.models import Card, ChannelRef, Link, Paper, Subscription
 from bot.query import Query, QueryError, parse
@@ -29,6 +30,7 @@ class Entry:
     paper: Paper
     hits: tuple[Hit[int], ...]
     queries: tuple[str, ...]
+    caught_up: bool = False  # harvested after its announcement day: a missed day read later
 
     @property
     def in_title(self) -> bool:
@@ -109,7 +111,11 @@ def matches(
     per_channel: dict[ChannelRef, list[Entry]] = {}
     for (channel, arxiv_id), hits in grouped.items():
         hits.sort(key=lambda h: by_id[h.key].query)
-        entry = Entry(paper_of[arxiv_id], tuple(hits), tuple(by_id[h.key].query for h in hits))
+        paper = paper_of[arxiv_id]
+        late = (
+            paper.announced is not None and harvested[arxiv_id].astimezone(ARXIV_TZ).date() > paper.announced
+        )
+        entry = Entry(paper, tuple(hits), tuple(by_id[h.key].query for h in hits), late)
         per_channel.setdefault(channel, []).append(entry)
     return {channel: rank(entries) for channel, entries in per_channel.items()}
 
@@ -165,13 +171,21 @@ def card(paper: Paper, why: Sequence[Mapping[str, Any]] = ()) -> Card:
     )
 
 
-def header(day: date | None, shown: Sequence[Entry], total: int) -> tuple[str, tuple[str, ...]]:
-    """The parent post: the day, how many papers, and how many per query."""
+def header(
+    day: date | None, shown: Sequence[Entry], total: int, caught_up: Sequence[date] = ()
+) -> tuple[str, tuple[str, ...]]:
+    """The parent post: the day, how many papers (saying which days were caught up), and per query."""
     when = day.strftime("%a %d %b %Y") if day else "recent days"
     noun = "paper" if total == 1 else "papers"
     head = f"arXiv digest for {when}: {total} new {noun}"
-    if len(shown) < total:
-        head += f" (top {len(shown)} below)"
+    notes = [f"top {len(shown)} below"] if len(shown) < total else []
+    earlier = [d.strftime("%a %d %b") for d in sorted(caught_up) if d != day]
+    if earlier:
+        notes.append(f"includes {', '.join(earlier)}, caught up")
+    elif caught_up:
+        notes.append("caught up")
+    if notes:
+        head += f" ({'; '.join(notes)})"
     per_query: dict[str, int] = {}
     for e in shown:
         for q in e.queries:
@@ -207,5 +221,6 @@ def plan(entries: Sequence[Entry], max_papers: int) -> Plan:
     """The digest of ranked `entries`, capped at `max_papers`."""
     shown, rest = tuple(entries[:max_papers]), tuple(entries[max_papers:])
     days = [e.paper.announced for e in entries if e.paper.announced]
-    head, lines = header(max(days) if days else None, shown, len(entries))
+    late = {e.paper.announced for e in entries if e.caught_up and e.paper.announced}
+    head, lines = header(max(days) if days else None, shown, len(entries), sorted(late))
     return Plan(head, lines, overflow_footer(rest), shown, rest)

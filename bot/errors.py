@@ -8,7 +8,9 @@ a job carries on with the next channel. Nothing here ever re-raises.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import socket
+import ssl
+from collections.abc import Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,70 @@ class PlatformAuthError(PaperbotError):
     """The platform rejected our credentials at start: stop with a clear message."""
 
 
+class PlatformUnreachable(PaperbotError):
+    """Slack or Discord cannot be reached at start (no network, DNS, TLS): stop with one clear line."""
+
+    @classmethod
+    def because(cls, platform: str, url: str, exc: BaseException) -> PlatformUnreachable:
+        """`cannot reach Discord at https://...: name resolution failed; is this machine online?`."""
+        reason = unreachable_reason(exc) or (str(exc) or type(exc).__name__)
+        return cls(f"cannot reach {platform} at {url}: {reason}")
+
+
 class ArxivUnavailable(PaperbotError):
     """arXiv could not be reached after retries."""
+
+
+class ArxivUnreachable(ArxivUnavailable):
+    """A host of arXiv cannot be reached in a way retrying soon does not fix (DNS, refused, TLS)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"cannot reach {host}: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+class ArxivDeferred(ArxivUnavailable):
+    """arXiv asked (Retry-After) to be left alone until after the caller's window: nothing was sent."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps: causes, contexts, urllib3's `reason`, aiohttp's `os_error`, requests' args."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        wrapped = [e.__cause__, e.__context__, getattr(e, "reason", None), getattr(e, "os_error", None)]
+        wrapped += [a for a in e.args if isinstance(a, BaseException)]
+        todo += [w for w in wrapped if isinstance(w, BaseException)]
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a connection could not be made, when trying again in a few seconds cannot help; else None.
+
+    Name resolution failing, a refused connection and a failed TLS handshake say something about
+    this machine or the address: they are reported at once instead of being retried for minutes.
+    """
+    causes = list(_causes(exc))
+    for e in causes:
+        if isinstance(e, socket.gaierror):
+            return "name resolution failed; is this machine online?"
+    for e in causes:
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused; is the address right, and the service up?"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"the TLS certificate was not accepted ({e.verify_message}); is a proxy in the way?"
+        if isinstance(e, ssl.SSLError):
+            return f"the TLS handshake failed ({e.reason or e}); is a proxy in the way?"
+    return None
 
 
 INTERNAL_ERROR_REPLY = "Sorry, something went wrong on my side. It has been logged; please try again later."

@@ -20,7 +20,8 @@ from storage import Store
 from storage.harvests import HarvestRun
 
 DATABASE_TIMEOUT_S = 5.0
-# Runs that worked: a day stored, no announcement that day, or a feed not rebuilt yet (re-polled).
+# Runs that worked (bot.harvest records them): days read ("ok"), a feed not rebuilt yet and
+# re-polled ("empty"), nothing left to read ("no_announcement").
 WORKED = ("ok", "no_announcement", "empty")
 FINISHED = ("ok", "no_announcement", "empty", "failed")
 

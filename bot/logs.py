@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 # Libraries that are chatty at INFO about every reconnect.
-NOISY = ("discord", "slack_sdk", "slack_bolt", "apscheduler", "aiosqlite", "aiohttp.access")
+NOISY = (
+    "discord", "slack_sdk", "slack_bolt", "apscheduler", "aiosqlite", "aiohttp.access", "arxiv", "urllib3",
+)  # fmt: skip
 # The attributes every LogRecord has; anything else was passed as `extra=` and is kept in JSON.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 

@@ -11,7 +11,7 @@ reasons), never from user input, so the number of series stays bounded.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from datetime import time as daytime
@@ -69,13 +69,16 @@ HARVEST_ANNOUNCED = Gauge(
 )
 HARVEST_SECONDS = Histogram(
     "paperbot_harvest_duration_seconds",
-    "How long a harvest took, by outcome (ok, empty, no_announcement, failed, skipped)",
+    "How long a harvest took, by outcome (ok, waiting, failed, nothing)",
     ["status"],
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
     registry=REGISTRY,
 )
 DIGESTS_POSTED = Counter(
-    "paperbot_digests_posted", "Digest parent messages posted", ["platform"], registry=REGISTRY
+    "paperbot_digests_posted",
+    "Digests posted in full (parent, cards, footer)",
+    ["platform"],
+    registry=REGISTRY,
 )
 CARDS_POSTED = Counter(
     "paperbot_cards_posted", "Paper cards posted in digest threads", ["platform"], registry=REGISTRY
@@ -108,22 +111,28 @@ def arxiv_failed(endpoint: str, reason: str) -> None:
     ARXIV_FAILURES.labels(endpoint, reason).inc()
 
 
-def harvested(
-    status: str, seconds: float, announced: date | None = None, counts: dict[str, int] | None = None
-) -> None:
-    """A harvest ended; `counts` (announce type -> papers) when it stored a day."""
+def harvested(status: str, seconds: float, days: Sequence[tuple[date, dict[str, int]]] = ()) -> None:
+    """A harvest ended (`status` as its report says); `days`: each day it stored, announce type -> papers."""
     HARVEST_SECONDS.labels(status).observe(seconds)
-    if counts is None or announced is None:
+    for _, counts in days:
+        for announce_type, n in counts.items():
+            PAPERS_STORED.labels(announce_type).inc(n)
+    if not days:
         return
+    # A catch-up reads older days too: the gauges show the newest day this harvest stored.
+    announced, counts = max(days, key=lambda d: d[0])
     for announce_type, n in counts.items():
-        PAPERS_STORED.labels(announce_type).inc(n)
         HARVEST_PAPERS.labels(announce_type).set(n)
     HARVEST_ANNOUNCED.set(datetime.combine(announced, daytime(), UTC).timestamp())
 
 
-def posted(platform: str, index: int) -> None:
-    """A digest message landed: index -1 is the parent, 0.. the cards (the adapter port's convention)."""
-    (DIGESTS_POSTED if index < 0 else CARDS_POSTED).labels(platform).inc()
+def digest_posted(platform: str) -> None:
+    """A digest is complete: its parent, every card and its footer are on the platform."""
+    DIGESTS_POSTED.labels(platform).inc()
+
+
+def card_posted(platform: str) -> None:
+    CARDS_POSTED.labels(platform).inc()
 
 
 def delivery_failed(platform: str, reason: str) -> None:

@@ -110,33 +110,14 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    """A digest: one parent message and a thread of cards under it.
-
-    `header` and `lines` make the parent; `items` go into its thread in order;
-    `footer` (e.g. "+12 more") ends the thread.
-    """
+    """A digest's parent message: the header and a line per query. Its thread holds the cards."""
 
     header: str
     lines: tuple[str, ...] = ()
-    items: tuple[Card, ...] = ()
-    footer: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class PostRef:
-    """Platform ids of a posted digest, so delivery can resume in the same thread."""
-
-    parent_id: str
-    item_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformLimits:
-    """What one message may hold on a platform; renderers and the digest respect these."""
-
-    max_message_chars: int
-    max_cards_per_message: int = 1
-    posts_per_second_per_channel: float = 1.0
+# What goes into a digest's thread: a paper's card, or a line of text (the "+12 more" footer).
+ThreadItem = Card | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +175,56 @@ class Paper:
     @property
     def pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+
+class DayState(enum.StrEnum):
+    """How much of an arXiv announcement day paperbot holds."""
+
+    COMPLETE = "complete"  # every category read from its announcement feed
+    PARTIAL = "partial"  # some categories only from the API (a fallback, or a past day), or not at all
+    MISSING = "missing"  # nothing read yet
+
+
+class Source(enum.StrEnum):
+    """How one category of a day was read."""
+
+    FEED = "feed"
+    API = "api"  # new submissions and cross-lists by submission window; no replacements
+    FAILED = "failed"
+
+
+_SOURCE_RANK = {Source.FEED: 2, Source.API: 1, Source.FAILED: 0}
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementDay:
+    """One arXiv announcement day (US Eastern date) and how far paperbot has read it.
+
+    `sources` maps each category asked for to how it was read; `not_before` is when arXiv's last
+    Retry-After for it runs out.
+    """
+
+    day: date
+    state: DayState = DayState.MISSING
+    sources: tuple[tuple[str, Source], ...] = ()
+    requests: int = 0
+    first_read: datetime | None = None
+    last_tried: datetime | None = None
+    error: str | None = None
+    not_before: datetime | None = None
+
+    def source(self, category: str) -> Source | None:
+        """How `category` was read (an archive read whole covers its categories: `cs` covers `cs.CV`)."""
+        found = dict(self.sources)
+        return found.get(category) or found.get(category.split(".", 1)[0])
+
+    def merged(self, read: dict[str, Source]) -> tuple[tuple[str, Source], ...]:
+        """The sources after a run that read `read`: a category never goes back (feed > api > failed)."""
+        out = dict(self.sources)
+        for category, how in read.items():
+            if category not in out or _SOURCE_RANK[how] > _SOURCE_RANK[out[category]]:
+                out[category] = how
+        return tuple(sorted(out.items()))
+
+    def categories(self, how: Source) -> list[str]:
+        return [c for c, s in self.sources if s == how]

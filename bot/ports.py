@@ -1,20 +1,21 @@
 """The adapter port: what the core needs from a chat platform, and what it offers back.
 
-Kept to a handful of members (start, stop, post, send_dm, limits) so a new
-platform is one small module. The core calls adapters only through this.
+Message-level, as Hubot's adapter: start, stop, post one digest parent, post one
+item in its thread, and find what a channel or thread already holds. The core's
+deliverer owns the loop over a digest and the ledger; an adapter knows nothing
+of digests beyond the message it is sending. Every message carries its delivery
+key (Slack: message metadata; Discord: the nonce, and the content that can be
+read back), so after a crash the deliverer can ask what already went out instead
+of guessing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Protocol
 
-from bot.models import ChannelRef, Command, DirectMessage, PlatformLimits, Post, PostRef, Reply, UserRef
-
-# Called with (index into post.items, platform message id) as each thread item
-# lands, and with index -1 for the parent, so the delivery ledger can record
-# progress message by message and a crash resumes where it stopped.
-OnPosted = Callable[[int, str], Awaitable[None]]
+from bot.models import ChannelRef, Command, DirectMessage, Post, Reply, ThreadItem
 
 
 class Inbox(Protocol):
@@ -33,10 +34,13 @@ class Inbox(Protocol):
 
 
 class Adapter(Protocol):
-    """One chat platform."""
+    """One chat platform.
+
+    The posting methods raise `bot.errors.ChannelUnreachable` when the channel cannot be posted
+    to (deleted, bot removed, no permission); anything else they raise is a failure to retry.
+    """
 
     name: str
-    limits: PlatformLimits
 
     async def start(self, inbox: Inbox) -> None:
         """Connect and begin delivering events to `inbox`; return once connected."""
@@ -44,21 +48,25 @@ class Adapter(Protocol):
     async def stop(self) -> None:
         """Disconnect; safe to call when start failed half-way."""
 
-    async def post(
-        self,
-        channel: ChannelRef,
-        post: Post,
-        *,
-        resume: PostRef | None = None,
-        on_posted: OnPosted | None = None,
-    ) -> PostRef:
-        """Post a digest: the parent, then each item in its thread.
-
-        With `resume`, the parent already exists (resume.parent_id) and only
-        `post.items` are appended to its thread. Raises
-        `bot.errors.ChannelUnreachable` when the channel cannot be posted to.
-        """
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        """Post a digest's parent message, the start of its thread; return its platform id."""
         ...
 
-    async def send_dm(self, user: UserRef, reply: Reply) -> None:
-        """Send a private message."""
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        """Post one item in the thread of the parent message `parent`; return its platform id."""
+        ...
+
+    async def find_posted(
+        self,
+        channel: ChannelRef,
+        parent: str | None,
+        wanted: Mapping[str, Post | ThreadItem],
+        since: datetime,
+    ) -> dict[str, str]:
+        """Which of `wanted` (delivery key -> what was sent with it) the platform already holds.
+
+        With `parent` None, look among the channel's messages since `since` for a digest parent;
+        otherwise in that parent's thread. Returns delivery key -> platform message id for each
+        one found. A platform that cannot be read back (the console) returns {}.
+        """
+        ...

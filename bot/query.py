@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from bot.errors import UserError
-from bot.text import is_unspecific, name_tokens, stem, to_plain, words
+from bot.text import has_lone_surrogate, is_unspecific, name_tokens, stem, to_plain, visible, words
 
 MAX_QUERY_CHARS = 500
 MAX_DEPTH = 10
@@ -161,6 +161,9 @@ class Query:
 
 def parse(text: str) -> Query:
     """Parse a /track query; raises QueryError (and nothing else) on bad input."""
+    if has_lone_surrogate(text):
+        raise QueryError("the query contains a broken character (half of a UTF-16 pair); type it again", 1)
+    text = visible(text)
     if not text.strip():
         raise QueryError("the query is empty: give words to track, e.g. video retrieval", 1)
     if len(text) > MAX_QUERY_CHARS:

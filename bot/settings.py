@@ -21,7 +21,7 @@ def parse_post_time(value: str, *, allow_asap: bool = True) -> str:
     m = _TIME.match(text)
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
         hint = ' (use HH:MM, 00:00-23:59, or "asap")' if allow_asap else " (use HH:MM, 00:00-23:59)"
-        raise ValueError(f'"{value}" is not a time{hint}')
+        raise ValueError(f'"{_shown(value)}" is not a time{hint}')
     return f"{int(m.group(1)):02d}:{m.group(2)}"
 
 
@@ -33,16 +33,25 @@ def parse_timezone(value: str) -> str:
             raise ValueError(name)
         zoneinfo.ZoneInfo(name)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError, OSError):
-        raise ValueError(f'"{value}" is not a timezone (use an IANA name such as Europe/Berlin)') from None
+        raise ValueError(
+            f'"{_shown(value)}" is not a timezone (use an IANA name such as Europe/Berlin)'
+        ) from None
     return name
 
 
 def parse_max_papers(value: str | int) -> int:
     """How many papers one digest shows, 1 to MAX_PAPERS_LIMIT."""
+    text = str(value).strip()
     try:
-        n = int(str(value).strip())
+        n = int(text) if len(text) <= 6 else MAX_PAPERS_LIMIT + 1  # int() refuses thousands of digits
     except ValueError:
-        raise ValueError(f'"{value}" is not a number (use 1-{MAX_PAPERS_LIMIT})') from None
+        raise ValueError(f'"{_shown(text)}" is not a number (use 1-{MAX_PAPERS_LIMIT})') from None
     if not 1 <= n <= MAX_PAPERS_LIMIT:
-        raise ValueError(f"{n} papers is out of range (use 1-{MAX_PAPERS_LIMIT})")
+        raise ValueError(f"{_shown(text)} papers is out of range (use 1-{MAX_PAPERS_LIMIT})")
     return n
+
+
+def _shown(value: str | int, limit: int = 40) -> str:
+    """A refused value as the answer quotes it: enough to recognise, never a wall of text."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -192,6 +192,22 @@ def _island_to_plain(island: str) -> str:
         return _COMMAND.sub("", island).replace("}{", " ").replace("$", "").translate(_BRACES)
 
 
+def visible(text: str) -> str:
+    """NFKC, without format characters (bidi overrides, zero-width spaces, soft hyphens).
+
+    Two texts that look the same then compare the same: "video retrieval" and the same words
+    behind a right-to-left override are one query, not two subscriptions that read alike.
+    """
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Half of a UTF-16 pair with no other half: JSON allows it, UTF-8 (and SQLite) cannot store it."""
+    return not text.isascii() and any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: NFKC, casefold, accents dropped ('Müller' -> 'muller')."""
     if text.isascii():

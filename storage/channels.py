@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.models import ChannelRef, ChannelSettings, Platform
@@ -13,6 +14,7 @@ def channel_key(channel: ChannelRef) -> tuple[str, str, str]:
     return (channel.platform.value, channel.workspace, channel.channel_id)
 
 
+_SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused"})
 UNREACHABLE_BACKOFF = timedelta(hours=1)
 UNREACHABLE_MAX_BACKOFF = timedelta(days=1)
 
@@ -66,20 +68,31 @@ class ChannelRepository:
             paused=bool(row["paused"]),
         )
 
-    async def update_settings(self, channel: ChannelRef, settings: ChannelSettings, now: datetime) -> None:
+    async def update_settings(
+        self, channel: ChannelRef, changes: Mapping[str, object], now: datetime
+    ) -> ChannelSettings:
+        """Write only the settings in `changes` (ChannelSettings field -> value); returns them all.
+
+        Two /settings at once ("time 08:30" and "max 5") then both hold: neither writes back
+        a stale copy of the field the other one changed.
+        """
+        unknown = changes.keys() - _SETTING_COLUMNS
+        if unknown:
+            raise ValueError(f"not channel settings: {', '.join(sorted(unknown))}")
         async with self._db.transaction() as conn:
             await self.ensure(channel, now)
-            await conn.execute(
-                "UPDATE channels SET timezone = ?, post_time = ?, max_papers = ?, paused = ?"
-                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                (
-                    settings.timezone,
-                    settings.post_time,
-                    settings.max_papers,
-                    int(settings.paused),
-                    *channel_key(channel),
-                ),
-            )
+            if changes:
+                # Column names come from _SETTING_COLUMNS, never from the caller's text.
+                assignments = ", ".join(f"{name} = ?" for name in changes)
+                await conn.execute(
+                    f"UPDATE channels SET {assignments}"  # noqa: S608
+                    " WHERE platform = ? AND workspace = ? AND channel_id = ?",
+                    (
+                        *(int(v) if isinstance(v, bool) else v for v in changes.values()),
+                        *channel_key(channel),
+                    ),
+                )
+            return await self.settings(channel)
 
     async def mark_unreachable(
         self, channel: ChannelRef, error: str, now: datetime, *, base: timedelta = UNREACHABLE_BACKOFF

@@ -1,14 +1,17 @@
 """The delivery ledger: which paper went (or is going) to which channel, in which digest.
 
-The ledger is written *before* anything is posted and updated message by
-message as the platform confirms each one, so a crash at any point resumes in
-the same thread with what is left, and a paper is never offered to a channel
-twice (the primary key is (channel, paper)).
+The ledger is written *before* anything is posted, and then around each message: its
+intent (a delivery key and the time) before the send, the platform's message id after. A
+crash at any point resumes in the same thread with what is left; a message whose intent is
+recorded but not its id is looked up on the platform before anything is resent; and a paper
+is never offered to a channel twice (the primary key is (channel, paper)). The per-message
+writes go through the database's ledger connection, which nothing else queues on.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +31,7 @@ class LedgerEntry:
     why: str  # JSON: per query, the fields and words that matched
     state: str  # pending | posted | overflow
     message_id: str | None = None
+    sending_at: datetime | None = None  # when a send began: set with no message_id = fate unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +47,32 @@ class DigestRecord:
     parent_message_id: str | None
     entries: tuple[LedgerEntry, ...]
     completed_at: str | None = None
+    key: str = ""
+    parent_sending_at: datetime | None = None
+    footer_message_id: str | None = None
+    footer_sending_at: datetime | None = None
 
     @property
     def pending(self) -> tuple[LedgerEntry, ...]:
         return tuple(e for e in self.entries if e.state == "pending")
+
+    # Delivery keys: one per message, stable across restarts, short enough for Discord's nonce
+    # (25 characters), unique per digest thanks to the random `key`.
+
+    @property
+    def parent_key(self) -> str:
+        return f"{self.key}.p"
+
+    def item_key(self, entry: LedgerEntry) -> str:
+        return f"{self.key}.{entry.position}"
+
+    @property
+    def footer_key(self) -> str:
+        return f"{self.key}.f"
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 class DeliveryRepository:
@@ -75,12 +101,13 @@ class DeliveryRepository:
         now: datetime,
     ) -> DigestRecord:
         """Write a digest and its entries before posting anything, in one transaction."""
+        key = secrets.token_hex(5)
         async with self._db.transaction() as conn:
             channel_row = await self._channels.ensure(channel, now)
             cur = await conn.execute(
-                "INSERT INTO digests (channel, announced, header, lines, footer, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (channel_row, announced, header, json.dumps(list(lines)), footer, now.isoformat()),
+                "INSERT INTO digests (channel, announced, header, lines, footer, created_at, key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (channel_row, announced, header, json.dumps(list(lines)), footer, now.isoformat(), key),
             )
             digest_id = cur.lastrowid
             assert digest_id is not None
@@ -102,7 +129,9 @@ class DeliveryRepository:
                     for e in entries
                 ],
             )
-        return DigestRecord(digest_id, channel, announced, header, tuple(lines), footer, None, tuple(entries))
+        return DigestRecord(
+            digest_id, channel, announced, header, tuple(lines), footer, None, tuple(entries), key=key
+        )
 
     async def open_digest(self, channel: ChannelRef) -> DigestRecord | None:
         """The channel's digest that was planned but not finished (a crash or an outage), if any."""
@@ -118,6 +147,7 @@ class DeliveryRepository:
     async def get(self, digest_id: int) -> DigestRecord | None:
         async with self._db.conn.execute(
             "SELECT g.id, g.announced, g.header, g.lines, g.footer, g.parent_message_id, g.completed_at,"
+            " g.key, g.parent_sending_at, g.footer_message_id, g.footer_sending_at,"
             " c.platform, c.workspace, c.channel_id, c.name"
             " FROM digests g JOIN channels c ON c.id = g.channel WHERE g.id = ?",
             (digest_id,),
@@ -126,7 +156,7 @@ class DeliveryRepository:
         if row is None:
             return None
         async with self._db.conn.execute(
-            "SELECT arxiv_id, position, queries, why, state, message_id FROM deliveries"
+            "SELECT arxiv_id, position, queries, why, state, message_id, sending_at FROM deliveries"
             " WHERE digest = ? ORDER BY position",
             (digest_id,),
         ) as cur:
@@ -138,6 +168,7 @@ class DeliveryRepository:
                     r["why"],
                     r["state"],
                     r["message_id"],
+                    _when(r["sending_at"]),
                 )
                 for r in await cur.fetchall()
             )
@@ -151,22 +182,54 @@ class DeliveryRepository:
             parent_message_id=row["parent_message_id"],
             entries=entries,
             completed_at=row["completed_at"],
+            key=row["key"],
+            parent_sending_at=_when(row["parent_sending_at"]),
+            footer_message_id=row["footer_message_id"],
+            footer_sending_at=_when(row["footer_sending_at"]),
         )
 
-    # The three below run once per posted message: single statements, one round trip each.
+    # Below: written around every message, on the ledger's own connection, one statement each.
+    # An intent keeps its first time (COALESCE): a resend after a crash looks back from there.
+
+    async def intend_parent(self, digest_id: int, now: datetime) -> None:
+        await self._db.ledger_write(
+            "UPDATE digests SET parent_sending_at = COALESCE(parent_sending_at, ?) WHERE id = ?",
+            (now.isoformat(), digest_id),
+        )
 
     async def set_parent(self, digest_id: int, message_id: str) -> None:
-        await self._db.write("UPDATE digests SET parent_message_id = ? WHERE id = ?", (message_id, digest_id))
+        await self._db.ledger_write(
+            "UPDATE digests SET parent_message_id = ? WHERE id = ?", (message_id, digest_id)
+        )
+
+    async def intend(self, digest_id: int, arxiv_id: str, now: datetime) -> None:
+        await self._db.ledger_write(
+            "UPDATE deliveries SET sending_at = COALESCE(sending_at, ?) WHERE digest = ? AND arxiv_id = ?",
+            (now.isoformat(), digest_id, arxiv_id),
+        )
 
     async def mark_posted(self, digest_id: int, arxiv_id: str, message_id: str, now: datetime) -> None:
-        await self._db.write(
+        await self._db.ledger_write(
             "UPDATE deliveries SET state = 'posted', message_id = ?, posted_at = ?"
             " WHERE digest = ? AND arxiv_id = ?",
             (message_id, now.isoformat(), digest_id, arxiv_id),
         )
 
+    async def intend_footer(self, digest_id: int, now: datetime) -> None:
+        await self._db.ledger_write(
+            "UPDATE digests SET footer_sending_at = COALESCE(footer_sending_at, ?) WHERE id = ?",
+            (now.isoformat(), digest_id),
+        )
+
+    async def set_footer(self, digest_id: int, message_id: str) -> None:
+        await self._db.ledger_write(
+            "UPDATE digests SET footer_message_id = ? WHERE id = ?", (message_id, digest_id)
+        )
+
     async def complete(self, digest_id: int, now: datetime) -> None:
-        await self._db.write("UPDATE digests SET completed_at = ? WHERE id = ?", (now.isoformat(), digest_id))
+        await self._db.ledger_write(
+            "UPDATE digests SET completed_at = ? WHERE id = ?", (now.isoformat(), digest_id)
+        )
 
     async def channels_with_open_digests(self) -> list[ChannelRef]:
         async with self._db.conn.execute(

@@ -107,22 +107,6 @@ class HarvestRepository:
             row = await cur.fetchone()
         return _row_to_run(row) if row else None
 
-    async def is_done(self, announced: date) -> bool:
-        """True if the announcement day was harvested successfully."""
-        async with self._db.conn.execute(
-            "SELECT 1 FROM harvest_runs WHERE announced = ? AND status = 'ok' LIMIT 1",
-            (announced.isoformat(),),
-        ) as cur:
-            return await cur.fetchone() is not None
-
-    async def last_ok(self) -> date | None:
-        """The latest announcement day harvested successfully."""
-        async with self._db.conn.execute(
-            "SELECT MAX(announced) FROM harvest_runs WHERE status = 'ok'"
-        ) as cur:
-            row = await cur.fetchone()
-        return date.fromisoformat(row[0]) if row and row[0] else None
-
     async def latest(self, statuses: tuple[str, ...] = STATUSES) -> HarvestRun | None:
         """The most recent run with one of `statuses`."""
         marks = ", ".join("?" for _ in statuses)

@@ -112,7 +112,45 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX harvest_runs_announced ON harvest_runs (announced, status)",
     ),
-    # A one-row table that /healthz writes to: proof that the database still takes writes.
+    # 2: a write-ahead ledger. Each message of a digest records its intent (when it was about to be
+    # sent) before the send and its platform id after, so a restart can tell "never sent" from
+    # "sent, id not recorded" by asking the platform for the message's delivery key.
+    (
+        "ALTER TABLE digests ADD COLUMN key TEXT",  # delivery keys are '<key>.p', '<key>.<position>', ...
+        "UPDATE digests SET key = 'd' || id WHERE key IS NULL",  # digests planned before this version
+        "ALTER TABLE digests ADD COLUMN parent_sending_at TEXT",
+        "ALTER TABLE digests ADD COLUMN footer_sending_at TEXT",
+        "ALTER TABLE digests ADD COLUMN footer_message_id TEXT",
+        "ALTER TABLE deliveries ADD COLUMN sending_at TEXT",
+    ),
+    # 3: every announcement day accounted for: how far each was read, so missed and partial days are
+    # read again by later harvests. Days harvested before this table existed are carried over.
+    (
+        """
+        CREATE TABLE announcement_days (
+            day          TEXT PRIMARY KEY,            -- announcement date (YYYY-MM-DD, US Eastern)
+            state        TEXT NOT NULL DEFAULT 'missing'
+                         CHECK (state IN ('complete', 'partial', 'missing')),
+            sources      TEXT NOT NULL DEFAULT '{}',  -- JSON: category -> feed | api | failed
+            requests     INTEGER NOT NULL DEFAULT 0,  -- arXiv requests spent on it, all runs together
+            first_read   TEXT,                        -- when papers of the day were first stored
+            last_tried   TEXT,                        -- the last run that worked on it
+            error        TEXT,                        -- why it is not complete
+            not_before   TEXT                         -- arXiv's Retry-After: ask nothing before this
+        )
+        """,
+        """
+        INSERT OR IGNORE INTO announcement_days (day, state, requests, first_read, last_tried, error)
+        SELECT announced,
+               CASE WHEN MIN(error IS NOT NULL) = 0 THEN 'complete' ELSE 'partial' END,
+               SUM(requests), MIN(finished_at), MAX(finished_at),
+               CASE WHEN MIN(error IS NOT NULL) = 0 THEN NULL ELSE MIN(error) END
+        FROM harvest_runs
+        WHERE status = 'ok' AND announced IS NOT NULL
+        GROUP BY announced
+        """,
+    ),
+    # 4: a one-row table that /healthz writes to: proof that the database still takes writes.
     (
         """
         CREATE TABLE IF NOT EXISTS health_checks (

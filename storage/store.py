@@ -7,6 +7,7 @@ from types import TracebackType
 
 from storage.channels import ChannelRepository
 from storage.database import Database
+from storage.days import DayRepository
 from storage.deliveries import DeliveryRepository
 from storage.harvests import HarvestRepository
 from storage.health import HealthRepository
@@ -23,6 +24,7 @@ class Store:
         self.subscriptions = SubscriptionRepository(db, self.channels)
         self.papers = PaperRepository(db)
         self.harvests = HarvestRepository(db)
+        self.days = DayRepository(db)
         self.deliveries = DeliveryRepository(db, self.channels)
         self.health = HealthRepository(db)
 

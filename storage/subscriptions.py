@@ -28,17 +28,48 @@ def _row_to_subscription(row: aiosqlite.Row) -> Subscription:
     )
 
 
+class ChannelFull(Exception):
+    """The channel already tracks as many queries as it may."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the channel tracks {count} queries")
+        self.count = count
+
+
 class SubscriptionRepository:
     def __init__(self, db: Database, channels: ChannelRepository) -> None:
         self._db = db
         self._channels = channels
 
     async def add(
-        self, channel: ChannelRef, query: str, raw_query: str, created_by: str, now: datetime
+        self,
+        channel: ChannelRef,
+        query: str,
+        raw_query: str,
+        created_by: str,
+        now: datetime,
+        *,
+        limit: int | None = None,
     ) -> Subscription | None:
-        """Track `query` (canonical form) in `channel`; None if the channel already tracks it."""
+        """Track `query` (canonical form) in `channel`; None if the channel already tracks it.
+
+        With `limit`, raises ChannelFull when the channel tracks that many already. The check and
+        the insert are one transaction (BEGIN IMMEDIATE), so concurrent /track commands, in this
+        process or another, cannot together pass the limit.
+        """
         async with self._db.transaction() as conn:
             channel_row = await self._channels.ensure(channel, now)
+            if limit is not None:
+                async with conn.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(query = ?), 0) FROM subscriptions WHERE channel = ?",
+                    (query, channel_row),
+                ) as cur:
+                    row = await cur.fetchone()
+                count, tracked = (int(row[0]), int(row[1])) if row else (0, 0)
+                if tracked:
+                    return None
+                if count >= limit:
+                    raise ChannelFull(count)
             cur = await conn.execute(
                 "INSERT INTO subscriptions (channel, query, raw_query, created_by, created_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, query) DO NOTHING",

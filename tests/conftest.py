@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.arxiv_client import ArxivClient
 from bot.commands import Context, read_tracking_query
 from bot.config import ArxivConfig, Config, load_config
 from bot.models import ChannelRef, Command, Platform, UserRef
@@ -36,7 +38,10 @@ def no_network() -> Iterator[None]:
     def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
         if name is not None and name not in _LOCAL_HOSTS:
-            raise OSError(f"tests must not reach the network (asked to resolve {name!r})")
+            # What a resolver raises on a machine without network, so code under test sees it as one.
+            raise socket.gaierror(
+                socket.EAI_NONAME, f"tests must not reach the network (asked to resolve {name!r})"
+            )
         return real(host, *args, **kwargs)
 
     socket.getaddrinfo = local_only
@@ -95,6 +100,20 @@ def command(text: str, channel: ChannelRef = GENERAL, user: UserRef = ALICE) -> 
 def arxiv_server() -> Iterator[FakeArxiv]:
     """A fake arXiv (API + announcement feeds) on 127.0.0.1, knowing the sample papers."""
     yield from running_arxiv(load_arxiv_sample())
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+async def arxiv_client(arxiv_config: ArxivConfig) -> AsyncIterator[ArxivClient]:
+    """A client of the fake arXiv whose backoff between retries does not wait."""
+    client = ArxivClient(arxiv_config, backoff_sleep=_no_sleep, rng=random.Random(2))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.arxiv_calendar import (
+    ARXIV_HOLIDAYS,
     ARXIV_TZ,
     announced_at,
     announcement_date,
+    catch_up_days,
+    holiday_dates,
+    holidays_between,
     is_announcement_day,
     latest_announcement,
-    missed_announcements,
+    next_digest,
     next_harvest,
+    recent_announcements,
     repoll_times,
     submission_window,
 )
@@ -61,13 +67,65 @@ def test_next_harvest_skips_the_weekend_and_handles_dst() -> None:
     assert next_harvest(et(MON, 1), holidays={TUE}) == et(WED, 0, 30)
 
 
-def test_missed_announcements_for_catch_up() -> None:
-    assert missed_announcements(None, et(WED, 9)) == [WED]
-    assert missed_announcements(MON, et(THU, 9)) == [TUE, WED, THU]
-    assert missed_announcements(THU, et(SUN, 9)) == [FRI]
-    assert missed_announcements(FRI, et(SUN, 9)) == []
-    long_ago = MON - timedelta(days=60)
-    assert len(missed_announcements(long_ago, et(FRI, 9))) == 5
+def test_the_days_a_harvest_answers_for() -> None:
+    assert recent_announcements(et(WED, 9), 3) == [MON, TUE, WED]
+    assert recent_announcements(et(SUN, 9), 2) == [THU, FRI]  # weekends are not days
+    # Seven announcement days back, but none announced before the first subscription was made.
+    long_ago = et(MON - timedelta(days=60), 9)
+    assert (
+        catch_up_days(et(FRI, 9), 7, long_ago)
+        == [date(2025, 10, 8), date(2025, 10, 9), date(2025, 10, 10), MON, TUE, WED, THU, FRI][-7:]
+    )
+    # Tracked on Monday morning: Monday's announcement (Sunday 20:00) was before, Tuesday's after.
+    assert catch_up_days(et(THU, 9), 7, et(MON, 10)) == [TUE, WED, THU]
+    assert catch_up_days(et(THU, 9), 7, None) == [THU]  # nothing tracked: only the latest day
+    assert catch_up_days(et(THU, 9), 7, et(THU, 8)) == [THU]  # the latest day is always read
+
+
+# Thanksgiving 2026 is Thursday 26 November: arXiv skips that evening's announcement.
+THANKSGIVING = date(2026, 11, 26)
+NO_FRIDAY = date(2026, 11, 27)
+
+
+def test_arxiv_holidays_are_evenings_without_an_announcement() -> None:
+    assert THANKSGIVING in ARXIV_HOLIDAYS
+    holidays = holiday_dates()
+    assert NO_FRIDAY in holidays and THANKSGIVING not in holidays
+    assert date(2025, 7, 7) in holidays  # arXiv's 2025 list: Sunday 6 July, so no Monday announcement
+    assert all(d.year in (2025, 2026, 2027) for d in ARXIV_HOLIDAYS)
+    assert not is_announcement_day(NO_FRIDAY, holidays)
+    assert announcement_date(et(NO_FRIDAY, 0, 30), holidays) is None
+    assert latest_announcement(et(date(2026, 11, 29), 12), holidays) == THANKSGIVING
+    # Monday's announcement after Thanksgiving holds Wednesday 14:00 to Friday 14:00.
+    assert submission_window(date(2026, 11, 30), holidays) == (
+        et(date(2026, 11, 25), 14),
+        et(NO_FRIDAY, 14),
+    )
+    assert holidays_between(date(2026, 11, 23), date(2026, 11, 30), holidays) == [NO_FRIDAY]
+
+
+def test_next_digest_around_weekends_and_holidays() -> None:
+    utc, nine = ZoneInfo("UTC"), time(9, 0)
+    holidays = holiday_dates()
+    # Tuesday 10:00 UTC: today's papers went out at 09:00, Wednesday's come Wednesday at 09:00.
+    assert next_digest(datetime(2025, 10, 14, 10, tzinfo=UTC), nine, utc) == datetime(
+        2025, 10, 15, 9, tzinfo=UTC
+    )
+    # Before 09:00 the day's harvest (04:30 UTC) is waiting for today's post.
+    assert next_digest(datetime(2025, 10, 14, 8, tzinfo=UTC), nine, utc) == datetime(
+        2025, 10, 14, 9, tzinfo=UTC
+    )
+    # Friday afternoon: nothing on Saturday or Sunday, Monday's announcement.
+    assert next_digest(et(FRI, 15), nine, utc) == datetime(2025, 10, 20, 9, tzinfo=UTC)
+    # Thanksgiving: no Friday announcement, the next digest is Monday's.
+    assert next_digest(et(THANKSGIVING, 12), nine, utc, holidays=holidays) == datetime(
+        2026, 11, 30, 9, tzinfo=UTC
+    )
+    # Tokyo at 09:00 is before the 00:30 ET harvest: Wednesday's papers arrive Thursday morning there.
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert next_digest(et(WED, 1), nine, tokyo) == datetime(2025, 10, 16, 9, tzinfo=tokyo)
+    # asap: right after the next harvest.
+    assert next_digest(et(FRI, 15), None, utc) == et(date(2025, 10, 20), 0, 30)
 
 
 def test_submission_windows() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -14,8 +15,9 @@ import pytest
 
 from bot.arxiv_client import ArxivClient, Throttle, retry_after_seconds
 from bot.config import ArxivConfig
-from bot.errors import ArxivUnavailable
+from bot.errors import ArxivDeferred, ArxivUnavailable, ArxivUnreachable
 from tests.fakes.arxiv_server import FakeArxiv, Fault, load_sample
+from tests.fakes.clock import FakeTime
 
 DAY = date(2025, 10, 15)
 PAPERS = load_sample()
@@ -30,6 +32,10 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+
+
+async def no_sleep(_: float) -> None:
+    return None
 
 
 @pytest.fixture
@@ -135,20 +141,35 @@ async def test_503_then_success(client: ArxivClient, arxiv_server: FakeArxiv, sl
 
 
 @pytest.mark.parametrize("header", ["7", "http-date"])
-async def test_429_honours_retry_after(
-    client: ArxivClient, arxiv_server: FakeArxiv, sleeps: Sleeps, header: str
+async def test_429_holds_every_request_back_for_retry_after(
+    arxiv_config: ArxivConfig, arxiv_server: FakeArxiv, header: str
 ) -> None:
     if header == "http-date":
         header = format_datetime(datetime.now(UTC) + timedelta(seconds=8), usegmt=True)
+    clock = FakeTime(datetime(2025, 10, 15, tzinfo=UTC))
+    throttle = Throttle(INTERVAL, clock=clock.monotonic, sleep=clock.sleep)
+    client = ArxivClient(arxiv_config, throttle=throttle, backoff_sleep=no_sleep, rng=random.Random(1))
     arxiv_server.script(Fault.http(429, header, path_prefix="/api"))
-    found = await client.fetch_by_ids([PAPERS[0].arxiv_id])
+    try:
+        found = await client.fetch_by_ids([PAPERS[0].arxiv_id])
+    finally:
+        client.close()
     assert [p.arxiv_id for p in found] == [PAPERS[0].arxiv_id]
-    assert len(sleeps.calls) == 1 and 6 <= sleeps.calls[0] <= 8
+    assert [r.status for r in arxiv_server.requests] == [429, 200]
+    assert 6 <= sum(clock.sleeps) <= 8.5  # the throttle waited out the Retry-After before the retry
 
 
-async def test_very_long_retry_after_gives_up_at_once(client: ArxivClient, arxiv_server: FakeArxiv) -> None:
+async def test_a_retry_after_past_the_window_fails_at_once_and_holds_back_others(
+    client: ArxivClient, arxiv_server: FakeArxiv
+) -> None:
     arxiv_server.script(Fault.http(503, "3600"))
-    with pytest.raises(ArxivUnavailable, match="retry after 3600 s"):
+    with pytest.raises(ArxivDeferred, match=r"wait 3600 s .*past this run's window"):
+        await client.fetch_feed(["cs"])
+    # Nothing else goes to arXiv before the hour is up, not even a lookup: it fails at once.
+    with pytest.raises(ArxivDeferred, match="Retry-After"):
+        await client.fetch_by_ids([PAPERS[0].arxiv_id])
+    with client.window(7200), pytest.raises(ArxivDeferred):  # a long window would wait: not here
+        client.throttle.defer(9000)
         await client.fetch_feed(["cs"])
     assert len(arxiv_server.requests) == 1
 
@@ -180,7 +201,9 @@ async def test_timeout_then_success(
     assert len(arxiv_server.requests) == 2 and len(sleeps.calls) == 1
 
 
-async def test_connection_refused_gives_a_clear_error(arxiv_config: ArxivConfig, sleeps: Sleeps) -> None:
+async def test_connection_refused_is_tried_twice_then_reported(
+    arxiv_config: ArxivConfig, sleeps: Sleeps
+) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -189,13 +212,88 @@ async def test_connection_refused_gives_a_clear_error(arxiv_config: ArxivConfig,
     )
     client = ArxivClient(dead, backoff_sleep=sleeps)
     try:
-        with pytest.raises(ArxivUnavailable, match=r"failed 4 times, last with connection failed"):
+        with pytest.raises(ArxivUnreachable, match=r"cannot reach 127\.0\.0\.1: connection refused"):
             await client.fetch_feed(["cs"])
-        with pytest.raises(ArxivUnavailable, match="connection failed"):
+        # The host stays marked for a while: the next call fails without a request.
+        with pytest.raises(ArxivUnreachable, match="connection refused"):
             await client.fetch_by_ids([PAPERS[0].arxiv_id])
     finally:
         client.close()
-    assert client.requests_made == 8 and len(sleeps.calls) == 6
+    assert client.requests_made == 2 and len(sleeps.calls) == 1
+
+
+async def test_a_host_that_does_not_resolve_is_tried_twice_then_reported(
+    arxiv_config: ArxivConfig, sleeps: Sleeps
+) -> None:
+    nowhere = replace(
+        arxiv_config, feed_url="https://rss.arxiv.invalid", api_url="https://export.arxiv.invalid/api"
+    )
+    client = ArxivClient(nowhere, backoff_sleep=sleeps)
+    try:
+        with pytest.raises(
+            ArxivUnreachable,
+            match=r"^cannot reach rss\.arxiv\.invalid: name resolution failed; is this machine online\?$",
+        ):
+            await client.fetch_feed(["cs"])
+    finally:
+        client.close()
+    assert client.requests_made == 2
+
+
+async def test_a_trickling_server_cannot_stretch_a_request_past_its_deadline(
+    arxiv_config: ArxivConfig, arxiv_server: FakeArxiv, sleeps: Sleeps
+) -> None:
+    arxiv_server.announce(PAPERS[:3], DAY)
+    client = ArxivClient(replace(arxiv_config, timeout_s=0.3, max_retries=1), backoff_sleep=sleeps)
+    arxiv_server.script(Fault.trickle(50, "/atom"), Fault.trickle(50, "/atom"))
+    started = time.monotonic()
+    try:
+        # The lookup waits for the throttle behind the trickling feed, but only until its deadline.
+        feed, lookup = await asyncio.gather(
+            client.fetch_feed(["cs"]), client.fetch_by_ids([PAPERS[0].arxiv_id]), return_exceptions=True
+        )
+        lookup_done = time.monotonic() - started
+    finally:
+        client.close()
+    assert isinstance(feed, ArxivUnavailable) and "no complete answer within 0.3 s" in str(feed)
+    assert isinstance(lookup, list) and len(lookup) == 1
+    assert time.monotonic() - started < 1.5  # two tries of 0.3 s, not the minutes the trickle would take
+    assert lookup_done < 1.5
+    assert [r.path for r in arxiv_server.requests].count("/atom/cs") == 2
+
+
+async def test_a_request_stuck_where_no_socket_can_be_cut_still_frees_the_limiter_at_its_deadline(
+    arxiv_config: ArxivConfig, arxiv_server: FakeArxiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolve = socket.getaddrinfo
+
+    def slow_lookup(host: object, *args: object, **kwargs: object) -> object:
+        if host == "slow.invalid":  # a resolver that hangs: no socket exists yet to shut down
+            time.sleep(0.8)
+        return resolve(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    stuck = replace(arxiv_config, feed_url="http://slow.invalid", timeout_s=0.2, max_retries=0)
+    client = ArxivClient(stuck, backoff_sleep=no_sleep)
+    started = time.monotonic()
+    finished: dict[str, float] = {}
+
+    async def timed(name: str, call: Awaitable[object]) -> object:
+        try:
+            return await call
+        finally:
+            finished[name] = time.monotonic() - started
+
+    try:
+        feed, lookup = await asyncio.gather(
+            timed("feed", client.fetch_feed(["cs"])),
+            timed("lookup", client.fetch_by_ids([PAPERS[0].arxiv_id])),
+            return_exceptions=True,
+        )
+    finally:
+        client.close()
+    assert isinstance(feed, ArxivUnavailable) and isinstance(lookup, list) and len(lookup) == 1
+    assert finished["lookup"] < 0.7 < finished["feed"]  # the lookup did not wait for the stuck thread
 
 
 async def test_dropped_connection_then_success(client: ArxivClient, arxiv_server: FakeArxiv) -> None:

@@ -124,4 +124,18 @@ async def test_invite_url_offline_and_no_voice_warning_on_any_command(tmp_path: 
     assert no_id == 2 and "--client-id" in why and "DISCORD_TOKEN" in why
     assert bad_id == 2 and "is not an application id" in bad
     assert runs[6][0] == 0 and "tracks nothing yet" in runs[6][1]
-    assert runs[7][0] == 1 and "FAILED" in runs[7][1]
+    assert runs[7][0] == 1 and "cannot reach 127.0.0.1: connection refused" in runs[7][1]
+
+
+def test_status_lists_the_last_announcement_days_without_asking_arxiv(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PAPERBOT_DATABASE", str(tmp_path / "x.db"))
+    path = tmp_path / "c.toml"
+    path.write_text("[arxiv]\ncatch_up_days = 3\n", encoding="utf-8")
+    assert main(["status", "--config", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("arXiv announcement days (US Eastern), newest first")
+    days = [line for line in out if line.startswith("  ") and "holiday" not in line]
+    assert len(days) == 3 and all("before anything was tracked" in line for line in days)
+    assert out[-1].startswith("next scheduled harvest: ") and out[-1].endswith("America/New_York")

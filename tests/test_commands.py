@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,6 +41,26 @@ async def test_track_then_list_then_untrack(ctx: Context) -> None:
 
     assert "Stopped tracking" in await run(ctx, "/untrack Video Retrieval")
     assert "tracks nothing yet" in await run(ctx, "/tracked")
+
+
+async def test_tracked_says_when_the_next_digest_comes_around_weekends_and_holidays(ctx: Context) -> None:
+    await run(ctx, "/track video retrieval")
+
+    def at(day: int, hour: int) -> Context:  # in November 2026
+        return replace(ctx, clock=lambda: datetime(2026, 11, day, hour, tzinfo=UTC))
+
+    # Thanksgiving (Thu 26 Nov 2026): arXiv announces nothing that evening, so Friday has no digest.
+    thanksgiving = await run(at(26, 15), "/tracked")
+    assert (
+        "Next digest: Mon 30 Nov at 09:00 UTC (no arXiv announcement on Fri 27 Nov: holiday)." in thanksgiving
+    )
+    assert "Next digest: Mon 23 Nov at 09:00 UTC." in await run(at(20, 10), "/tracked")  # a Friday
+    assert "Next digest: Tue 24 Nov at 09:00 UTC." in await run(at(24, 8), "/tracked")
+    await run(ctx, "/settings time 08:30 tz Asia/Tokyo")
+    # Tuesday's harvest (00:30 in New York) is 14:30 in Tokyo: its digest comes Wednesday morning there.
+    assert "Next digest: Wed 25 Nov at 08:30 Asia/Tokyo." in await run(at(24, 8), "/tracked")
+    await run(ctx, "/settings pause")
+    assert "Next digest" not in await run(ctx, "/tracked")
 
 
 async def test_duplicate_after_normalisation_is_refused_politely(ctx: Context) -> None:

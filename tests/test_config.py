@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,11 @@ def test_the_example_config_is_valid_and_documents_every_key_with_its_default() 
         ('[arxiv]\napi_url = "ftp://x"', "arxiv.api_url: 'ftp://x' is not an http(s) URL"),
         ("[arxiv]\nmin_interval_s = 1", "below arXiv's limit of one request every 3 seconds"),
         ("[arxiv]\ncategories = []", "arxiv.categories: must be a non-empty list"),
+        ("[arxiv]\ncatch_up_days = 0", "arxiv.catch_up_days: 0 is out of range (0-30)"),
+        ("[arxiv]\ncatch_up_days = 2.5", "arxiv.catch_up_days: 2.5 is not a number"),
+        ('[arxiv]\nholidays = ["2026-13-01"]', "arxiv.holidays: '2026-13-01' is not a date (YYYY-MM-DD)"),
+        ('[arxiv]\nholidays = "2026-12-24"', "arxiv.holidays: must be a list of dates"),
+        ("[arxiv]\nholidays = [2026-12-24T10:00:00]", "is not a date (YYYY-MM-DD)"),
         ("[slack\n", "not valid TOML"),
     ],
 )
@@ -72,6 +78,16 @@ def test_a_low_interval_is_allowed_against_a_local_server(tmp_path: Path) -> Non
         'feed_url = "http://127.0.0.1:9"\nmin_interval_s = 0.01',
     )
     assert load_config(path, environ={}).arxiv.min_interval_s == 0.01
+
+
+def test_holidays_add_to_arxivs_and_become_the_days_without_an_announcement(tmp_path: Path) -> None:
+    # Christmas Eve 2026 is a Thursday: no Thursday-evening announcement, so no Friday 25th one.
+    cfg = load_config(write(tmp_path, '[arxiv]\nholidays = [2026-12-24, "2026-12-30"]'), environ={})
+    assert cfg.arxiv.holidays == (date(2026, 12, 24), date(2026, 12, 30))
+    dates = cfg.arxiv.no_announcement_dates()
+    assert {date(2026, 12, 25), date(2026, 12, 31), date(2026, 11, 27)} <= dates
+    assert "holidays = [2026-12-24, 2026-12-30]" in describe(cfg)
+    assert load_config(write(tmp_path, "[arxiv]\ncatch_up_days = 10"), environ={}).arxiv.catch_up_days == 10
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
@@ -115,6 +131,12 @@ def test_every_key_can_be_set_from_the_environment() -> None:
     assert len(cfg.overrides) == sum(1 for v in env.values() if v.strip())
 
 
+def test_holidays_from_the_environment_are_days_without_an_announcement() -> None:
+    cfg = load_config(None, environ={"PAPERBOT_ARXIV__HOLIDAYS": "2026-12-24,2026-12-30"})
+    assert {date(2026, 12, 25), date(2026, 12, 31)} <= cfg.arxiv.no_announcement_dates()  # the mornings after
+    assert "holidays = [2026-12-24, 2026-12-30]  # from PAPERBOT_ARXIV__HOLIDAYS" in describe(cfg)
+
+
 def vars_of(section: object) -> dict[str, object]:
     return {k: getattr(section, k) for k in type(section).__dataclass_fields__}
 
@@ -153,6 +175,12 @@ def test_environment_values_are_typed_and_win_over_the_file(tmp_path: Path) -> N
         ({"PAPERBOT_SLACK__MANAGERS": "U0ALICE"}, ("slack", "managers", ("U0ALICE",))),
         ({"PAPERBOT_SLACK__COMMAND_PREFIX": "pb-"}, ("slack", "command_prefix", "pb-")),
         ({"PAPERBOT_BOT__LOG_FORMAT": "json"}, ("bot", "log_format", "json")),
+        ({"PAPERBOT_ARXIV__CATCH_UP_DAYS": "10"}, ("arxiv", "catch_up_days", 10)),
+        (
+            {"PAPERBOT_ARXIV__HOLIDAYS": "2026-12-31, 2026-12-24"},
+            ("arxiv", "holidays", (date(2026, 12, 24), date(2026, 12, 31))),
+        ),
+        ({"PAPERBOT_ARXIV__HOLIDAYS": "[2026-12-24]"}, ("arxiv", "holidays", (date(2026, 12, 24),))),
         ({"PAPERBOT_DIGEST__MAX_PAPERS": ""}, ("digest", "max_papers", 15)),  # empty: unset
         ({"PAPERBOT_DATABASE": "/data/a.db"}, ("bot", "database", "/data/a.db")),
         (
@@ -179,6 +207,13 @@ def test_environment_forms(env: dict[str, str], expected: tuple[str, str, object
         ({"PAPERBOT_ARXIV__MIN_INTERVAL_S": "fast"}, '"fast" is not a number'),
         ({"PAPERBOT_ARXIV__CATEGORIES": '["cs"'}, "PAPERBOT_ARXIV__CATEGORIES: "),
         ({"PAPERBOT_ARXIV__CATEGORIES": ","}, "must be a non-empty list"),
+        ({"PAPERBOT_ARXIV__CATCH_UP_DAYS": "31"}, "PAPERBOT_ARXIV__CATCH_UP_DAYS: 31 is out of range (0-30)"),
+        ({"PAPERBOT_ARXIV__CATCH_UP_DAYS": "2.5"}, '"2.5" is not a whole number'),
+        (
+            {"PAPERBOT_ARXIV__HOLIDAYS": "2026-12-24, 24/12/2026"},
+            "PAPERBOT_ARXIV__HOLIDAYS: '24/12/2026' is not a date (YYYY-MM-DD)",
+        ),
+        ({"PAPERBOT_ARXIV__HOLIDAYS": "2026-02-30"}, "'2026-02-30' is not a date (YYYY-MM-DD)"),
         ({"PAPERBOT_SLACK__MANAGERS": "bob"}, '\'bob\' is not "everyone", "admins"'),
         ({"PAPERBOT_SLACK__MANAGERS": "U0ALICE,bob"}, "'bob' is not a Slack user id"),
         ({"PAPERBOT_SLACK__COMMAND_PREFIX": "PB "}, "is not a command prefix"),

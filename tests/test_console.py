@@ -12,6 +12,8 @@ from adapters.console import ConsoleAdapter
 from bot.app import App
 from bot.config import Config
 from bot.models import Card, Link, Post
+from tests.conftest import NOW
+from tests.fakes.digests import post_digest
 
 
 async def run_console(config: Config, script: str) -> str:
@@ -52,25 +54,24 @@ async def test_digest_is_printed_with_thread_items_indented(config: Config) -> N
         body="TL;DR: distils a teacher into a compact student.",
         links=(Link("PDF", "https://arxiv.org/pdf/2510.12283"),),
     )
-    posted: list[tuple[int, str]] = []
-
-    async def record(index: int, message_id: str) -> None:
-        posted.append((index, message_id))
-
-    ref = await console.post(
-        ConsoleAdapter.channel_ref("general"),
-        Post("arXiv digest, Thu 20 Nov 2026: 1 new paper", ("video retrieval: 1",), (card,)),
-        on_posted=record,
-    )
+    general = ConsoleAdapter.channel_ref("general")
+    head = Post("arXiv digest, Thu 20 Nov 2026: 1 new paper", ("video retrieval: 1",))
+    parent, ids = await post_digest(console, general, head, [card])
     lines = out.getvalue().splitlines()
     assert lines[0] == "[#general] paperbot: arXiv digest, Thu 20 Nov 2026: 1 new paper"
     assert lines[1] == "    video retrieval: 1"
     assert lines[2] == "    └ Dual Learning for Video Retrieval <https://arxiv.org/abs/2510.12283>"
     assert all(line.startswith("        ") for line in lines[3:])
-    assert [i for i, _ in posted] == [-1, 0]
-    # Resuming appends to the same thread without a new parent.
-    resumed = await console.post(ConsoleAdapter.channel_ref("general"), Post("", (), (card,)), resume=ref)
-    assert resumed.parent_id == ref.parent_id and len(resumed.item_ids) == 2
+    assert len(ids) == 1 and parent not in ids
+    # A thread resumed after a restart says where it continues; a terminal cannot be read back.
+    restarted_out = io.StringIO()
+    restarted = ConsoleAdapter(io.StringIO(""), restarted_out, interactive=False)
+    await restarted.post_reply(general, parent, "+3 more — /papers video retrieval", "k1.f")
+    assert restarted_out.getvalue().splitlines() == [
+        f"[#general] (continuing thread {parent})",
+        "    └ +3 more — /papers video retrieval",
+    ]
+    assert await restarted.find_posted(general, parent, {"k1.f": "+3 more"}, NOW) == {}
 
 
 def paperbot(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

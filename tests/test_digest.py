@@ -5,18 +5,18 @@ Time is a controlled clock; papers go into the store as a harvest would put them
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from pytest import MonkeyPatch
 
-from bot import delivery, digest
+from bot import delivery, digest, metrics
 from bot.app import App, delivery_job_id
 from bot.config import Config
-from bot.models import ChannelRef, Paper, Platform, PostRef, Subscription
+from bot.models import ChannelRef, Paper, Platform, Subscription
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
 
@@ -88,7 +88,11 @@ async def test_a_digest_is_one_parent_and_a_thread_of_ranked_cards(config: Confi
         [outcome] = await app.deliver_channels([GENERAL])
     assert outcome.status == "posted" and outcome.posted == 3
     [parent] = parents(adapter)
-    assert adapter.messages[0].text == "arXiv digest for Fri 20 Nov 2026: 3 new papers"
+    # Thursday's paper reached the store only on Friday: a missed day, read later, and said so.
+    assert (
+        adapter.messages[0].text
+        == "arXiv digest for Fri 20 Nov 2026: 3 new papers (includes Thu 19 Nov, caught up)"
+    )
     # Title hits first (newest first among equals), abstract-only last; each paper once.
     assert adapter.thread(parent) == ["Video Retrieval at Scale", "Efficient Video Retrieval", "Sparse Codes"]
 
@@ -169,31 +173,108 @@ async def test_a_crash_after_the_parent_and_three_of_eight_items_resumes_in_the_
     assert sorted(first + rest) == sorted(f"Video Retrieval Part {i}" for i in range(1, 9))
 
 
-class DiesAfterPosting(RecordingAdapter):
-    """Posts the whole digest, footer included, then dies before the ledger hears it is complete."""
-
-    async def post(self, *args: Any, **kwargs: Any) -> PostRef:
-        await super().post(*args, **kwargs)
-        raise RuntimeError("simulated crash")
-
-
-async def test_a_crash_between_the_footer_and_completion_posts_no_second_footer(config: Config) -> None:
+async def crash_then_restart(
+    config: Config, crashing: RecordingAdapter, *, papers: int = 5, cap: int = 2
+) -> App:
+    """Track, harvest `papers` papers and deliver (capped at `cap`) through `crashing`, which dies."""
     clock = Clock(TRACKED_AT)
-    crashing = DiesAfterPosting(name="console")
     async with App(config, [crashing], clock=clock) as app:
         await track(app, "video retrieval")
-        await app.command(command("/settings max 2"))
-        await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 6)])
+        await app.command(command(f"/settings max {cap}"))
+        await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, papers + 1)])
         [outcome] = await app.deliver_channels([GENERAL])
         assert outcome.status == "failed"
-    [parent] = parents(crashing)
-    assert crashing.thread(parent)[-1] == "+3 more — /papers video retrieval"
+    return app
 
-    restarted = console(_ids=itertools.count(100))
-    async with App(config, [restarted], clock=clock) as app:
-        [outcome] = await app.deliver_channels([GENERAL])
+
+async def resume_on(config: Config, platform: RecordingAdapter) -> None:
+    """Restart with the platform's messages as they are, and deliver until nothing is left."""
+    platform.fail_after = platform.lose_id_of = None
+    async with App(config, [platform], clock=Clock(DELIVER_AT)) as app:
+        assert (await app.deliver_channels([GENERAL]))[0].status in ("posted", "nothing")
         assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
-    assert restarted.messages == []
+        assert app.reporter.count == 0
+
+
+def digest_on(platform: RecordingAdapter) -> list[str]:
+    """The one parent's thread, asserting there is exactly one parent."""
+    [parent] = parents(platform)
+    return platform.thread(parent)
+
+
+CAPPED = [*(f"Video Retrieval Part {i}" for i in (5, 4)), "+3 more — /papers video retrieval"]
+
+
+async def test_a_crash_after_the_footer_landed_but_before_its_id_was_recorded_posts_no_second_footer(
+    config: Config,
+) -> None:
+    platform = console(lose_id_of=4)  # parent, two cards, footer: the footer lands, its id is lost
+    await crash_then_restart(config, platform)
+    await resume_on(config, platform)
+    assert digest_on(platform) == CAPPED
+    assert platform.lookups[-1][2][-1].endswith(".f")  # the footer was looked up, not resent
+
+
+async def test_a_crash_before_the_footer_was_sent_posts_it_on_resume(config: Config) -> None:
+    platform = console(fail_after=3)  # parent and two cards land; the footer never left
+    await crash_then_restart(config, platform)
+    await resume_on(config, platform)
+    assert digest_on(platform) == CAPPED
+
+
+async def test_a_card_that_landed_before_a_crash_is_found_not_posted_again(config: Config) -> None:
+    platform = console(lose_id_of=2)  # parent and the first card land; the card's id is lost
+    await crash_then_restart(config, platform)
+    await resume_on(config, platform)
+    assert digest_on(platform) == CAPPED
+
+
+async def test_a_parent_that_landed_before_a_crash_is_found_not_posted_again(config: Config) -> None:
+    platform = console(lose_id_of=1)  # the parent lands, its id is lost
+    await crash_then_restart(config, platform)
+    await resume_on(config, platform)
+    assert digest_on(platform) == CAPPED  # one header, its thread complete
+
+
+def counted(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, {"platform": "console", **labels}) or 0.0
+
+
+async def test_metrics_count_each_card_once_across_a_crash_and_a_digest_once_it_is_complete(
+    config: Config,
+) -> None:
+    cards, digests = "paperbot_cards_posted_total", "paperbot_digests_posted_total"
+    failures = "paperbot_delivery_failures_total"
+    before = counted(cards), counted(digests), counted(failures, reason="error")
+    platform = console(lose_id_of=2)  # parent and the first card land; the card's id is lost
+    await crash_then_restart(config, platform)
+    assert (counted(cards), counted(digests), counted(failures, reason="error")) == (
+        before[0],
+        before[1],
+        before[2] + 1,
+    )
+    await resume_on(config, platform)  # the first card is found, the second sent, then the footer
+    assert digest_on(platform) == CAPPED
+    assert (counted(cards), counted(digests)) == (before[0] + 2, before[1] + 1)
+
+
+async def test_catch_up_and_digest_on_request_at_once_post_one_digest_without_errors(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        await track(app, "video retrieval")
+        await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 4)])
+        # The catch-up matches every channel at once, then delivers; /digest runs in between.
+        outcomes, reply = await asyncio.gather(
+            app.deliver_channels([GENERAL]), app.command(command("/digest"))
+        )
+        assert app.reporter.count == 0
+    assert sorted(digest_on(adapter)) == [f"Video Retrieval Part {i}" for i in range(1, 4)]
+    assert {outcomes[0].status, reply.text} <= {
+        "posted",
+        "nothing",
+        "Posted a digest with 3 papers.",
+        "Nothing new since the last digest.",
+    }
 
 
 async def test_an_unreachable_channel_is_skipped_with_backoff_and_others_still_get_theirs(

@@ -12,12 +12,13 @@ import pytest
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.posting import forum_tags
-from adapters.discord.render import card_embed, escape
+from adapters.discord.render import card_embed, escape, parent_text
 from bot.app import App
 from bot.config import ArxivConfig, Config, DiscordConfig, Secret
 from bot.errors import ChannelUnreachable
 from bot.models import Card, ChannelRef, Command, DirectMessage, Link, Platform, Post, Reply, UserRef
 from tests.fakes.arxiv_server import load_sample
+from tests.fakes.digests import post_digest
 from tests.fakes.discord_server import (
     ALICE,
     BOT_USER,
@@ -71,13 +72,11 @@ def card(i: int, **changes: object) -> Card:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def digest(n: int, footer: str = "") -> Post:
-    return Post(
-        "arXiv digest for Wed 15 Oct 2025: 3 new papers",
-        ("• video retrieval: 3",),
-        tuple(card(i) for i in range(n)),
-        footer,
-    )
+HEAD = Post("arXiv digest for Wed 15 Oct 2025: 3 new papers", ("• video retrieval: 3",))
+
+
+def cards(n: int) -> list[Card]:
+    return [card(i) for i in range(n)]
 
 
 def channel(channel_id: int, name: str = "papers") -> ChannelRef:
@@ -104,28 +103,16 @@ async def adapter(fake: FakeDiscord) -> AsyncIterator[DiscordAdapter]:
         await bot.stop()
 
 
-class Progress:
-    """Records on_posted calls, as the delivery ledger would."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, str]] = []
-
-    async def __call__(self, index: int, message_id: str) -> None:
-        self.calls.append((index, message_id))
-
-
 async def test_a_digest_is_a_parent_a_thread_and_one_embed_per_paper(
     adapter: DiscordAdapter, fake: FakeDiscord
 ) -> None:
-    progress = Progress()
-    ref = await adapter.post(
-        channel(PAPERS_ID), digest(3, footer="+12 more — /papers video retrieval"), on_posted=progress
-    )
+    footer_line = "+12 more — /papers video retrieval"
+    parent_id, ids = await post_digest(adapter, channel(PAPERS_ID), HEAD, cards(3), footer_line)
 
     [parent] = fake.messages(PAPERS_ID)
     assert parent["content"] == "arXiv digest for Wed 15 Oct 2025: 3 new papers\n• video retrieval: 3"
     [thread] = fake.threads(PAPERS_ID)
-    assert thread.id == int(parent["id"]) == int(ref.parent_id)  # a thread made from a message has its id
+    assert thread.id == int(parent["id"]) == int(parent_id)  # a thread made from a message has its id
     assert thread.name == "arXiv digest for Wed 15 Oct 2025: 3 new papers"
     *items, footer = thread.messages
     assert [m["embeds"][0]["title"] for m in items] == [escape(card(i).title) for i in range(3)]
@@ -140,45 +127,72 @@ async def test_a_digest_is_a_parent_a_thread_and_one_embed_per_paper(
         "matched: video",
     ):
         assert part in embed["description"]
-    assert footer["content"] == "+12 more — /papers video retrieval" and not footer["embeds"]
-    assert progress.calls == [(-1, parent["id"])] + [(i, m["id"]) for i, m in enumerate(items)]
-    assert ref.item_ids == tuple(m["id"] for m in items)
+    assert footer["content"] == footer_line and not footer["embeds"]
+    assert ids == [m["id"] for m in thread.messages]
+    # Each message went out with its delivery key as nonce, enforced.
+    sent = [r.body for r in fake.requests if r.method == "POST" and r.path.endswith("/messages")]
+    assert [(b["nonce"], b["enforce_nonce"]) for b in sent] == [
+        (k, True) for k in ("k1.p", "k1.0", "k1.1", "k1.2", "k1.f")
+    ]
 
 
-async def test_resume_appends_only_the_rest_to_the_same_thread(
+async def test_a_resend_with_the_same_key_returns_the_message_that_went_out(
     adapter: DiscordAdapter, fake: FakeDiscord
 ) -> None:
-    first = await adapter.post(channel(PAPERS_ID), digest(2))
-    progress = Progress()
-    rest = Post("", items=(card(2), card(3)))
-    resumed = await adapter.post(channel(PAPERS_ID), rest, resume=first, on_posted=progress)
+    parent, [first] = await post_digest(adapter, channel(PAPERS_ID), HEAD, cards(1))
+    again = await adapter.post_reply(channel(PAPERS_ID), parent, card(0), "k1.0")
+    assert again == first
+    assert len(fake.threads(PAPERS_ID)[0].messages) == 1
 
-    assert len(fake.messages(PAPERS_ID)) == 1  # no second parent
+
+async def test_what_went_out_is_found_in_the_channel_and_the_thread_by_what_it_shows(
+    adapter: DiscordAdapter, fake: FakeDiscord
+) -> None:
+    since = datetime.now(UTC)
+    parent, ids = await post_digest(adapter, channel(PAPERS_ID), HEAD, cards(2), "+1 more")
+    found = await adapter.find_posted(channel(PAPERS_ID), None, {"k1.p": HEAD}, since)
+    assert found == {"k1.p": parent}
+    other = Post("arXiv digest for Thu 16 Oct 2025: 1 new paper")
+    assert await adapter.find_posted(channel(PAPERS_ID), None, {"k2.p": other}, since) == {}
+    adapter.poster._places.clear()  # as after a restart: the thread is found again
+    wanted = {"k1.0": card(0), "k1.1": card(1), "k1.2": card(2), "k1.f": "+1 more"}
+    assert await adapter.find_posted(channel(PAPERS_ID), parent, wanted, since) == {
+        "k1.0": ids[0],
+        "k1.1": ids[1],
+        "k1.f": ids[2],
+    }
+
+
+async def test_a_parent_left_without_its_thread_by_a_crash_gets_it_on_resume(
+    adapter: DiscordAdapter, fake: FakeDiscord
+) -> None:
+    # The parent went out, then paperbot died before it created the thread.
+    parent = fake._message(fake.channels[PAPERS_ID], {"content": parent_text(HEAD)})
+    await adapter.post_reply(channel(PAPERS_ID), parent["id"], card(0), "k1.0")
     [thread] = fake.threads(PAPERS_ID)
-    assert [m["embeds"][0]["title"] for m in thread.messages] == [escape(card(i).title) for i in range(4)]
-    assert resumed.parent_id == first.parent_id
-    assert resumed.item_ids[:2] == first.item_ids and len(resumed.item_ids) == 4
-    assert [i for i, _ in progress.calls] == [0, 1]
+    assert thread.id == int(parent["id"]) and thread.name == HEAD.header and len(thread.messages) == 1
 
 
 async def test_a_forum_gets_one_post_per_digest(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
-    progress = Progress()
-    ref = await adapter.post(channel(FORUM_ID, "paper-forum"), digest(2), on_posted=progress)
+    since = datetime.now(UTC)
+    parent, _ = await post_digest(adapter, channel(FORUM_ID, "paper-forum"), HEAD, cards(2))
     [post] = fake.threads(FORUM_ID)
     starter, *items = post.messages
-    assert starter["id"] == str(post.id) == ref.parent_id
+    assert starter["id"] == str(post.id) == parent
     assert starter["content"].startswith("arXiv digest for Wed 15 Oct 2025")
     assert [m["embeds"][0]["title"] for m in items] == [escape(card(i).title) for i in range(2)]
-    assert progress.calls[0] == (-1, str(post.id))
-    # Resuming a forum digest continues in the same post.
-    await adapter.post(channel(FORUM_ID, "paper-forum"), Post("", items=(card(2),)), resume=ref)
+    # Resuming a forum digest continues in the same post; the post itself is found by its title.
+    adapter.poster._places.clear()
+    await adapter.post_reply(channel(FORUM_ID, "paper-forum"), parent, card(2), "k1.2")
     assert len(fake.threads(FORUM_ID)) == 1 and len(post.messages) == 4
+    found = await adapter.find_posted(channel(FORUM_ID, "paper-forum"), None, {"k1.p": HEAD}, since)
+    assert found == {"k1.p": parent}
 
 
 async def test_a_forum_that_requires_tags_gets_its_papers_tag(
     adapter: DiscordAdapter, fake: FakeDiscord
 ) -> None:
-    await adapter.post(channel(TAGGED_FORUM_ID, "reading-forum"), digest(1))
+    await post_digest(adapter, channel(TAGGED_FORUM_ID, "reading-forum"), HEAD, cards(1))
     [post] = fake.threads(TAGGED_FORUM_ID)
     assert post.applied_tags == ["1340000000000000003"]  # "arXiv", not the moderators' tag
     # Without a papers tag, any tag a member may apply; without one, a clear fix.
@@ -199,7 +213,7 @@ async def test_a_429_is_waited_out_by_discord_py_and_the_post_goes_through(
     adapter: DiscordAdapter, fake: FakeDiscord
 ) -> None:
     fake.rate_limit_next("POST", f"/channels/{PAPERS_ID}/messages", retry_after=0.2)
-    await adapter.post(channel(PAPERS_ID), digest(1))
+    await post_digest(adapter, channel(PAPERS_ID), HEAD, cards(1))
     first, second = fake.requests_to("POST", f"/channels/{PAPERS_ID}/messages")
     assert second.at - first.at >= 0.2
     assert len(fake.messages(PAPERS_ID)) == 1 and len(fake.threads(PAPERS_ID)[0].messages) == 1
@@ -208,33 +222,39 @@ async def test_a_429_is_waited_out_by_discord_py_and_the_post_goes_through(
 async def test_without_create_public_threads_papers_are_replies_and_the_log_says_so_once(
     adapter: DiscordAdapter, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
 ) -> None:
+    since = datetime.now(UTC)
+    no_threads = channel(NO_THREADS_ID, "no-threads")
     with caplog.at_level(logging.WARNING, logger="adapters.discord"):
-        await adapter.post(channel(NO_THREADS_ID, "no-threads"), digest(2))
-        ref = await adapter.post(channel(NO_THREADS_ID, "no-threads"), digest(1))
+        await post_digest(adapter, no_threads, HEAD, cards(2))
+        parent_id, _ = await post_digest(adapter, no_threads, HEAD, cards(1), key="k2")
     assert not fake.threads(NO_THREADS_ID)
     assert not [r for r in fake.requests if r.path.endswith("/threads")]  # known from permissions: not tried
     parent, *replies = fake.messages(NO_THREADS_ID)[3:]
-    assert parent["id"] == ref.parent_id
-    assert [str(r["message_reference"]["message_id"]) for r in replies] == [ref.parent_id]
+    assert parent["id"] == parent_id
+    assert [str(r["message_reference"]["message_id"]) for r in replies] == [parent_id]
     warnings = [r.getMessage() for r in caplog.records if "Create Public Threads" in r.getMessage()]
     assert len(warnings) == 1 and "#no-threads" in warnings[0] and "Fix:" in warnings[0]
 
-    # A resumed digest without a thread carries on as replies to its parent.
-    await adapter.post(channel(NO_THREADS_ID, "no-threads"), Post("", items=(card(9),)), resume=ref)
-    assert str(fake.messages(NO_THREADS_ID)[-1]["message_reference"]["message_id"]) == ref.parent_id
+    # A resumed digest without a thread carries on as replies to its parent, and what it holds
+    # is told apart from the first digest's replies in the same channel.
+    adapter.poster._places.clear()
+    await adapter.post_reply(no_threads, parent_id, card(9), "k2.1")
+    assert str(fake.messages(NO_THREADS_ID)[-1]["message_reference"]["message_id"]) == parent_id
+    found = await adapter.find_posted(no_threads, parent_id, {"k2.0": card(0), "k2.5": card(1)}, since)
+    assert found == {"k2.0": replies[0]["id"]}
 
 
 async def test_a_refused_thread_falls_back_to_replies(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
     fake.fail_next("POST", f"/channels/{PAPERS_ID}/messages/", 403, 50013, "Missing Permissions")
-    ref = await adapter.post(channel(PAPERS_ID), digest(1))
+    parent_id, _ = await post_digest(adapter, channel(PAPERS_ID), HEAD, cards(1))
     assert not fake.threads(PAPERS_ID)
-    assert str(fake.messages(PAPERS_ID)[1]["message_reference"]["message_id"]) == ref.parent_id
+    assert str(fake.messages(PAPERS_ID)[1]["message_reference"]["message_id"]) == parent_id
 
 
 async def test_a_voice_channels_chat_gets_replies(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
-    ref = await adapter.post(channel(VOICE_ID, "lounge"), digest(1))
+    parent_id, _ = await post_digest(adapter, channel(VOICE_ID, "lounge"), HEAD, cards(1))
     parent, reply = fake.messages(VOICE_ID)
-    assert str(reply["message_reference"]["message_id"]) == parent["id"] == ref.parent_id
+    assert str(reply["message_reference"]["message_id"]) == parent["id"] == parent_id
 
 
 @pytest.mark.parametrize(
@@ -249,29 +269,31 @@ async def test_a_channel_the_bot_lost_is_unreachable(
 ) -> None:
     lose_it(fake)  # type: ignore[operator]
     with pytest.raises(ChannelUnreachable) as raised:
-        await adapter.post(channel(PAPERS_ID), digest(1))
+        await post_digest(adapter, channel(PAPERS_ID), HEAD, cards(1))
     assert reason in raised.value.reason and "#papers" in raised.value.reason
     assert fix in raised.value.fix
+    with pytest.raises(ChannelUnreachable):  # nor can it be read back
+        await adapter.find_posted(channel(PAPERS_ID), None, {"k1.p": HEAD}, datetime.now(UTC))
 
 
 async def test_an_unknown_channel_is_unreachable(adapter: DiscordAdapter) -> None:
     with pytest.raises(ChannelUnreachable, match="not found"):
-        await adapter.post(channel(1339999999999999999, ""), digest(1))
+        await post_digest(adapter, channel(1339999999999999999, ""), HEAD, cards(1))
 
 
 async def test_losing_thread_permissions_mid_digest_is_unreachable(
     adapter: DiscordAdapter, fake: FakeDiscord
 ) -> None:
-    ref = await adapter.post(channel(PAPERS_ID), digest(1))
-    fake.fail_next("POST", f"/channels/{ref.parent_id}/messages", 403, 50001, "Missing Access")
+    parent_id, _ = await post_digest(adapter, channel(PAPERS_ID), HEAD, cards(1))
+    fake.fail_next("POST", f"/channels/{parent_id}/messages", 403, 50001, "Missing Access")
     with pytest.raises(ChannelUnreachable, match="Missing Access"):
-        await adapter.post(channel(PAPERS_ID), Post("", items=(card(1),)), resume=ref)
+        await adapter.post_reply(channel(PAPERS_ID), parent_id, card(1), "k1.1")
 
 
 async def test_oversized_text_is_cut_to_discords_limits(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
     long_card = card(0, title="T" * 400, body="word " * 2000, authors="Author, " * 300)
-    post = Post("H" * 150, tuple(f"• query {i}: 1" for i in range(300)), (long_card,), footer="F" * 2500)
-    await adapter.post(channel(PAPERS_ID), post)  # the fake answers 400 to anything over a limit
+    post = Post("H" * 150, tuple(f"• query {i}: 1" for i in range(300)))
+    await post_digest(adapter, channel(PAPERS_ID), post, [long_card], "F" * 2500)  # the fake refuses >limits
     [parent] = fake.messages(PAPERS_ID)
     assert len(parent["content"]) <= 2000 and parent["content"].endswith("more")
     [thread] = fake.threads(PAPERS_ID)
@@ -296,14 +318,6 @@ async def test_a_dm_is_answered_and_bots_are_ignored(adapter: DiscordAdapter, fa
         card(0).title
     )
     assert fake.requests_to("POST", f"/channels/{dm_channel.id}/typing")
-
-
-async def test_send_dm_opens_the_dm_channel(adapter: DiscordAdapter, fake: FakeDiscord) -> None:
-    await adapter.send_dm(UserRef(Platform.DISCORD, ALICE["id"], "alice"), Reply("hello"))
-    [opened] = fake.requests_to("POST", "/users/@me/channels")
-    assert str(opened.body["recipient_id"]) == ALICE["id"]
-    [dm] = [c for c in fake.channels.values() if c.recipient == ALICE]
-    assert dm.messages[0]["content"] == "hello"
 
 
 async def test_a_digest_through_the_app_with_the_fake_arxiv(

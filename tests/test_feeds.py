@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 
 from bot.feeds import MalformedFeed, merge, parse_feed
-from tests.fakes.arxiv_server import atom_feed, load_sample, rss_feed
+from tests.fakes.arxiv_formats import atom_feed, rss_feed
+from tests.fakes.arxiv_server import load_sample
 
 DAY = date(2025, 10, 15)
 PAPERS = load_sample()

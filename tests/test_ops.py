@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.console import ConsoleAdapter
 from adapters.slack import SlackAdapter
+from bot import health, metrics
 from bot.app import App
 from bot.arxiv_calendar import ARXIV_TZ
 from bot.config import ArxivConfig, Config, OpsConfig, Secret, SlackConfig
@@ -102,9 +103,11 @@ async def test_healthz_reports_each_check_and_200_when_all_pass(config: Config) 
 
 
 async def test_a_database_that_takes_no_writes_fails_health(
-    config: Config, caplog: pytest.LogCaptureFixture
+    config: Config, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.ops")
+    # The store waits out a lock (with backoff, for minutes); the probe gives up at its own bound.
+    monkeypatch.setattr(health, "DATABASE_TIMEOUT_S", 0.3)
     async with App(with_ops(config), [RecordingAdapter(name="console")]) as app:
         assert app.ops is not None
         # Another process holds the write lock (a stuck `paperbot harvest`, a backup tool).
@@ -127,7 +130,7 @@ async def test_a_database_that_takes_no_writes_fails_health(
     ]
     assert (
         len(changes) == 2
-        and "database is locked" in changes[0]
+        and "no write within 0.3 s (locked or stuck)" in changes[0]
         and changes[1] == "health check passing again"
     )
 
@@ -234,7 +237,7 @@ async def test_metrics_count_arxiv_harvests_digests_failures_and_commands(
             reply = await app.command(command("/track video retrieval", channel))
             assert reply.text.startswith("Now tracking")
         report = await app.harvester.harvest(HARVEST_AT, needed=[frozenset({"cs.CV"})])
-        assert report.status == "ok" and report.new == 3
+        assert report.status == "ok" and [d.new for d in report.days] == [3]
         clock.now = HARVEST_AT + timedelta(hours=9)
         outcomes = await app.deliver_channels([GENERAL, unreachable])
         assert [o.status for o in outcomes] == ["posted", "unreachable"]
@@ -259,6 +262,22 @@ async def test_metrics_count_arxiv_harvests_digests_failures_and_commands(
     assert grew("paperbot_delivery_failures_total", platform="console", reason="unreachable") == 1
     assert grew("paperbot_command_duration_seconds_count", command="track", platform="console") == 2
     assert value(after, "paperbot_build_info", version=__import__("bot").__version__) == 1
+
+
+def test_a_catch_up_counts_every_day_it_stored_and_the_gauges_show_the_newest() -> None:
+    def sample(name: str, **labels: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = sample("paperbot_papers_stored_total", announce_type="new")
+    # Today's day is read first, then the days the catch-up owes: the older one comes last.
+    metrics.harvested("ok", 2.0, [(DAY, {"new": 3, "cross": 1}), (DAY - timedelta(days=1), {"new": 5})])
+    assert sample("paperbot_papers_stored_total", announce_type="new") == before + 8
+    assert sample("paperbot_harvest_papers", announce_type="new") == 3
+    assert sample("paperbot_harvest_papers", announce_type="cross") == 1
+    assert (
+        sample("paperbot_harvest_announced_timestamp_seconds")
+        == datetime(2025, 10, 15, tzinfo=UTC).timestamp()
+    )
 
 
 async def test_command_names_in_metrics_are_bounded(config: Config) -> None:

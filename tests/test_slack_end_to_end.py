@@ -2,24 +2,22 @@
 
 The fake Slack and the fake arXiv run in this test; paperbot runs as a user runs it, with the two
 tokens in the environment and a config.toml pointing it at both fakes. A reading group tracks a
-topic over Socket Mode, the day's announcements are harvested by `paperbot harvest` in a second
-process against the same database, `/digest` posts one parent and one threaded reply per matching
-paper, and a DM of an arXiv id gets the abstract back.
+topic over Socket Mode, the bot is stopped and the day's announcements are harvested by `paperbot
+harvest` against the same database (one paperbot process per database at a time), the bot starts
+again, `/digest` posts one parent and one threaded reply per matching paper, and a DM of an arXiv
+id gets the abstract back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from bot.arxiv_calendar import ARXIV_TZ
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
-from tests.fakes.operator import environment, off_topic, paperbot, write_config
+from tests.fakes.operator import environment, not_due_today, off_topic, paperbot, stopped, write_config
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, PAPERS, FakeSlack, running
 
 PAPERS_SAMPLE = load_sample()
@@ -48,7 +46,7 @@ def env_for(config: Path) -> dict[str, str]:
 async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
     tmp_path: Path, fake: FakeSlack, arxiv_server: FakeArxiv
 ) -> None:
-    arxiv_server.announce(OFF_TOPIC + MATCHING, datetime.now(ARXIV_TZ).date())
+    arxiv_server.publish_latest(OFF_TOPIC + MATCHING)  # whatever day of the week the test runs
     env = env_for(config_for(tmp_path, fake, arxiv_server))
     bot = await paperbot("run", "--adapter", "slack", env=env)
     try:
@@ -59,12 +57,21 @@ async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
         tracked = await fake.answer(rid, within=30)
         assert tracked["text"].startswith('Now tracking "video retrieval"'), tracked
         assert tracked["response_type"] == "in_channel"
+        _, rid = await fake.slash("/paperbot", f"settings time {not_due_today()}")
+        assert (await fake.answer(rid, within=30))["text"].startswith("Settings saved."), fake.responses[rid]
+    finally:
+        first_log = await stopped(bot)
+    assert bot.returncode == 0, first_log
 
-        harvest = await paperbot("harvest", env=env)
-        out, err = await asyncio.wait_for(harvest.communicate(), 60)
-        assert harvest.returncode == 0, err.decode()
-        assert "GET" in out.decode()
+    # One paperbot process per database: the harvest runs while the bot is stopped.
+    harvest = await paperbot("harvest", env=env)
+    out, err = await asyncio.wait_for(harvest.communicate(), 60)
+    assert harvest.returncode == 0, err.decode()
+    assert "GET" in out.decode()
 
+    bot = await paperbot("run", "--adapter", "slack", env=env)
+    try:
+        await fake.wait_connected(within=60)
         _, rid = await fake.slash("/digest")
         answer = await fake.answer(rid, within=60)
         assert answer["text"] == "Posted a digest with 3 papers.", answer
@@ -80,13 +87,11 @@ async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
         [abstract] = [m for m in fake.messages if m.channel.startswith("D")]
         assert abstract.text == f"{paper.title} ({paper.arxiv_id})"
     finally:
-        if bot.returncode is None:
-            bot.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(bot.communicate(), 60)
-    log = stderr.decode()
+        log = await stopped(bot)
     assert bot.returncode == 0, log
-    assert "Traceback" not in log and BOT_TOKEN not in log and APP_TOKEN not in log
-    assert "WARNING" not in log and "ERROR" not in log, log
+    for text in (first_log, log):
+        assert "Traceback" not in text and BOT_TOKEN not in text and APP_TOKEN not in text
+        assert "WARNING" not in text and "ERROR" not in text, text
 
 
 async def test_paperbot_run_with_a_revoked_token_exits_2_with_a_clear_message(

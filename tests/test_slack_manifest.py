@@ -142,12 +142,8 @@ async def test_a_digest_footer_names_the_prefixed_command(config: Config, fake: 
     adapter = SlackAdapter(Secret(BOT_TOKEN), Secret(APP_TOKEN), None, settings, posts_per_second=0)
     async with App(replace(config, slack=settings), [adapter]):
         channel = ChannelRef(Platform.SLACK, TEAM_ID, PAPERS, "papers")
-        post = Post(
-            "arXiv digest for Fri 20 Nov 2026: 20 new papers",
-            ("video retrieval: 20",),
-            (),
-            "+5 more — /papers video retrieval",
-        )
-        ref = await adapter.post(channel, post)
-    [footer] = fake.thread(PAPERS, ref.parent_id)
+        post = Post("arXiv digest for Fri 20 Nov 2026: 20 new papers", ("video retrieval: 20",))
+        parent = await adapter.post_parent(channel, post, "d1.p")
+        await adapter.post_reply(channel, parent, "+5 more — /papers video retrieval", "d1.f")
+    [footer] = fake.thread(PAPERS, parent)
     assert footer.text == "+5 more — /pb-papers video retrieval"

@@ -19,10 +19,10 @@ from adapters.slack.render import ABSTRACT_ACTION, MAX_HEADER, escape, reply_mes
 from bot.app import App
 from bot.config import Config, Secret, SlackConfig
 from bot.errors import ChannelUnreachable, PaperbotError
-from bot.models import Card, ChannelRef, Link, Platform, Post, Reply, UserRef
+from bot.models import Card, ChannelRef, Link, Platform, Post, Reply
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
+from tests.fakes.digests import post_digest
 from tests.fakes.slack_server import (
-    ALICE,
     APP_TOKEN,
     ARCHIVED,
     BOT_TOKEN,
@@ -37,14 +37,6 @@ from tests.fakes.slack_server import (
 )
 
 SAMPLE = load_sample()
-
-
-class Progress:
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, str]] = []
-
-    async def __call__(self, index: int, message_id: str) -> None:
-        self.calls.append((index, message_id))
 
 
 class Inbox:
@@ -90,13 +82,11 @@ def card(n: int, **kw: Any) -> Card:
     return Card(**fields)
 
 
-def digest(n: int, footer: str = "") -> Post:
-    return Post(
-        "arXiv digest for Wed 15 Oct 2025: 3 new papers",
-        ("• video retrieval: 3",),
-        tuple(card(i) for i in range(n)),
-        footer,
-    )
+HEAD = Post("arXiv digest for Wed 15 Oct 2025: 3 new papers", ("• video retrieval: 3",))
+
+
+def cards(n: int) -> list[Card]:
+    return [card(i) for i in range(n)]
 
 
 def slack_adapter(fake: FakeSlack, **settings: Any) -> SlackAdapter:
@@ -124,39 +114,58 @@ async def adapter(fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
 async def test_a_digest_is_a_parent_and_one_threaded_reply_per_paper_in_order(
     adapter: SlackAdapter, fake: FakeSlack
 ) -> None:
-    progress = Progress()
-    ref = await adapter.post(
-        channel(), digest(3, footer="+12 more — /papers video retrieval"), on_posted=progress
+    parent_ts, ids = await post_digest(
+        adapter, channel(), HEAD, cards(3), "+12 more — /papers video retrieval"
     )
     [parent] = fake.top_level(PAPERS)
-    assert parent.text.startswith("arXiv digest for Wed 15 Oct 2025") and ref.parent_id == parent.ts
+    assert parent.text.startswith("arXiv digest for Wed 15 Oct 2025") and parent_ts == parent.ts
     assert parent.blocks[0]["type"] == "header"
     replies = fake.thread(PAPERS, parent.ts)
     assert [r.text for r in replies[:3]] == [
         f"Video Retrieval Paper {i} https://arxiv.org/abs/2510.0000{i}" for i in range(3)
     ]
     assert replies[3].text == "+12 more — /papers video retrieval"
-    assert progress.calls == [(-1, parent.ts), *((i, replies[i].ts) for i in range(3))]
-    assert ref.item_ids == tuple(r.ts for r in replies[:3])
+    assert ids == [r.ts for r in replies]
     first = replies[0].blocks
     assert first[0]["text"]["text"].startswith("*<https://arxiv.org/abs/2510.00000|Video Retrieval Paper 0>*")
     assert "We make *video retrieval* fast." in first[1]["text"]["text"]  # matched words in bold
     assert first[-1]["elements"][0]["action_id"] == ABSTRACT_ACTION
     assert first[-1]["elements"][0]["value"] == "2510.00000"
     assert all(m.params.get("unfurl_links") is False for m in fake.messages)
+    # Every message carries its delivery key (and the card its paper) in Slack's metadata.
+    payloads = [m.metadata["event_payload"] for m in [parent, *replies] if m.metadata]
+    assert [p["key"] for p in payloads] == ["k1.p", "k1.0", "k1.1", "k1.2", "k1.f"]
+    assert payloads[1] == {"key": "k1.0", "digest": "k1", "arxiv_id": "2510.00000"}
 
 
-async def test_resume_appends_only_the_rest_to_the_same_thread(
+async def test_what_went_out_is_found_by_its_key_in_the_channel_and_the_thread(
     adapter: SlackAdapter, fake: FakeSlack
 ) -> None:
-    ref = await adapter.post(channel(), digest(2))
-    progress = Progress()
-    rest = Post("", items=(card(2), card(3)))
-    resumed = await adapter.post(channel(), rest, resume=ref, on_posted=progress)
-    assert len(fake.top_level(PAPERS)) == 1
-    thread = fake.thread(PAPERS, ref.parent_id)
-    assert [m.text.split(" https")[0] for m in thread] == [f"Video Retrieval Paper {i}" for i in range(4)]
-    assert [i for i, _ in progress.calls] == [0, 1] and resumed.parent_id == ref.parent_id
+    since = datetime.now(UTC)
+    parent, ids = await post_digest(adapter, channel(), HEAD, cards(2), "+1 more")
+    await post_digest(adapter, channel(), HEAD, cards(1), key="other")  # another digest, same day
+    found = await adapter.find_posted(channel(), None, {"k1.p": HEAD, "k9.p": HEAD}, since)
+    assert found == {"k1.p": parent}
+    wanted = {"k1.0": card(0), "k1.1": card(1), "k1.2": card(2), "k1.f": "+1 more", "other.0": card(0)}
+    assert await adapter.find_posted(channel(), parent, wanted, since) == {
+        "k1.0": ids[0],
+        "k1.1": ids[1],
+        "k1.f": ids[2],
+    }
+    reads = fake.calls_of("conversations.history") + fake.calls_of("conversations.replies")
+    assert all(str(c.params["include_all_metadata"]).lower() in ("1", "true") for c in reads)
+
+
+async def test_a_channel_that_cannot_be_read_back_is_said_once_and_treated_as_holding_nothing(
+    adapter: SlackAdapter, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    since = datetime.now(UTC)
+    parent, _ = await post_digest(adapter, channel(), HEAD, cards(1))
+    fake.scopes.discard("channels:history")
+    assert await adapter.find_posted(channel(), parent, {"k1.0": card(0)}, since) == {}
+    assert await adapter.find_posted(channel(), None, {"k1.p": HEAD}, since) == {}
+    [warning] = [r for r in caplog.records if "cannot read" in r.getMessage()]
+    assert "channels:history" in warning.getMessage() and "reinstall" in warning.getMessage()
 
 
 async def test_oversized_and_hostile_text_stays_within_limits_and_inert(
@@ -164,8 +173,8 @@ async def test_oversized_and_hostile_text_stays_within_limits_and_inert(
 ) -> None:
     hostile = "<!channel> *bold* & <https://evil.example|click> `code` _it_"
     long_card = card(0, title=hostile + " T" * 300, body="word " * 2000, authors="Author, " * 600)
-    post = Post("H" * 400, tuple(f"• query {i}: 1" for i in range(2000)), (long_card,), footer="F" * 5000)
-    await adapter.post(channel(), post)  # the fake refuses anything over Slack's limits
+    post = Post("H" * 400, tuple(f"• query {i}: 1" for i in range(2000)))
+    await post_digest(adapter, channel(), post, [long_card], "F" * 5000)  # the fake refuses what is over
     [parent] = fake.top_level(PAPERS)
     assert len(parent.blocks[0]["text"]["text"]) <= MAX_HEADER and len(parent.blocks) <= 50
     [item, footer] = fake.thread(PAPERS, parent.ts)
@@ -181,7 +190,7 @@ async def test_a_429_is_waited_out_and_the_post_goes_through_once(
     adapter: SlackAdapter, fake: FakeSlack
 ) -> None:
     fake.rate_limit_once("chat.postMessage", retry_after=0)
-    await adapter.post(channel(), digest(1))
+    await post_digest(adapter, channel(), HEAD, cards(1))
     posts = fake.calls_of("chat.postMessage")
     assert [c.response.get("error") for c in posts] == ["ratelimited", None, None]
     assert len(fake.messages) == 2
@@ -199,30 +208,20 @@ async def test_a_channel_paperbot_cannot_post_in_is_unreachable(
     adapter: SlackAdapter, fake: FakeSlack, channel_id: str, reason: str, fix: str
 ) -> None:
     with pytest.raises(ChannelUnreachable, match=reason) as caught:
-        await adapter.post(channel(channel_id, "random"), digest(1))
+        await adapter.post_parent(channel(channel_id, "random"), HEAD, "k1.p")
     assert fix in caught.value.fix
     assert fake.messages == []
 
 
-async def test_a_kicked_channel_fails_mid_digest_and_the_ledger_knows_how_far_it_got(
-    adapter: SlackAdapter, fake: FakeSlack
-) -> None:
-    progress = Progress()
-
-    async def kick_after_first(index: int, message_id: str) -> None:
-        await progress(index, message_id)
-        if index == 0:
-            fake.kick(PAPERS)
-
+async def test_a_kicked_channel_fails_mid_digest(adapter: SlackAdapter, fake: FakeSlack) -> None:
+    parent = await adapter.post_parent(channel(), HEAD, "k1.p")
+    await adapter.post_reply(channel(), parent, card(0), "k1.0")
+    fake.kick(PAPERS)
     with pytest.raises(ChannelUnreachable, match="not a member"):
-        await adapter.post(channel(), digest(3), on_posted=kick_after_first)
-    assert [i for i, _ in progress.calls] == [-1, 0]
-
-
-async def test_send_dm_opens_the_conversation(adapter: SlackAdapter, fake: FakeSlack) -> None:
-    await adapter.send_dm(UserRef(Platform.SLACK, ALICE["id"]), Reply("Your digest is paused."))
-    [message] = fake.messages
-    assert message.channel.startswith("D") and message.text == "Your digest is paused."
+        await adapter.post_reply(channel(), parent, card(1), "k1.1")
+    assert len(fake.messages) == 2
+    with pytest.raises(ChannelUnreachable, match="not a member"):  # nor can it be read back
+        await adapter.find_posted(channel(), parent, {"k1.1": card(1)}, datetime.now(UTC))
 
 
 async def test_each_channel_is_paced_on_its_own(fake: FakeSlack) -> None:
@@ -232,10 +231,10 @@ async def test_each_channel_is_paced_on_its_own(fake: FakeSlack) -> None:
     a._pacer.burst = 1
     await a.start(Inbox())
     try:
-        busy = asyncio.create_task(a.post(channel(), digest(5)))
+        busy = asyncio.create_task(post_digest(a, channel(), HEAD, cards(5)))
         await fake.wait_for(lambda: len(fake.messages) >= 1)
         fake.channels["C0QUIET"] = replace(fake.channels[PAPERS], id="C0QUIET", name="quiet")
-        await a.post(channel("C0QUIET", "quiet"), digest(0))
+        await post_digest(a, channel("C0QUIET", "quiet"), HEAD)
         quiet_done = time.monotonic()
         await busy
     finally:
@@ -267,7 +266,7 @@ async def test_the_abstract_button_on_a_digest_card(
     async with App(config, [slack_adapter(fake)]) as app:
         await app.store.papers.upsert_many([paper], datetime.now(UTC))
         adapter = next(iter(app.deliverer.adapters.values()))
-        await adapter.post(channel(), Post("digest", items=(card(0, paper_id=paper.arxiv_id),)))
+        await post_digest(adapter, channel(), Post("digest"), [card(0, paper_id=paper.arxiv_id)])
         [parent] = fake.top_level(PAPERS)
         [item] = fake.thread(PAPERS, parent.ts)
         ack, rid = await fake.click(item, ABSTRACT_ACTION, paper.arxiv_id)
@@ -298,6 +297,9 @@ async def test_http_mode_verifies_signatures_and_refuses_replays(fake: FakeSlack
         assert (await http_post(url, body, forged))[0] == 401
         replayed = fake.signed_headers(body, timestamp=int(time.time()) - 10 * 60)
         assert (await http_post(url, body, replayed))[0] == 401
+        for bad in ("yesterday", "", "1e9", "١٧٦٠٠٠٠٠٠٠", "9" * 40):
+            headers = {**fake.signed_headers(body), "X-Slack-Request-Timestamp": bad}
+            assert (await http_post(url, body, headers))[0] == 401, bad
         assert len(inbox.commands) == 1
         assert fake.socket_connections == 0  # HTTP mode opens no WebSocket
     finally:

@@ -9,9 +9,9 @@ import aiosqlite
 import pytest
 
 from bot.errors import StorageError
-from bot.models import ChannelSettings, Paper
+from bot.models import ChannelSettings, DayState, Paper
 from storage import Store
-from storage.migrations import LATEST_VERSION
+from storage.migrations import LATEST_VERSION, MIGRATIONS
 from tests.conftest import GENERAL, NOW
 
 
@@ -24,7 +24,15 @@ async def test_fresh_database_is_migrated_with_wal_and_foreign_keys(tmp_path: Pa
             assert (await cur.fetchone())[0] == 1  # type: ignore[index]
         async with store.db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
             tables = {r[0] for r in await cur.fetchall()}
-        assert {"channels", "subscriptions", "papers", "deliveries", "digests", "harvest_runs"} <= tables
+        assert {
+            "channels",
+            "subscriptions",
+            "papers",
+            "deliveries",
+            "digests",
+            "harvest_runs",
+            "announcement_days",
+        } <= tables
 
 
 async def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None:
@@ -33,6 +41,35 @@ async def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -
         await store.subscriptions.add(GENERAL, "video retrieval", "video retrieval", "alice", NOW)
     async with await Store.open(path) as store:
         assert [s.query for s in await store.subscriptions.all()] == ["video retrieval"]
+
+
+async def test_days_harvested_before_the_record_of_days_are_carried_over(tmp_path: Path) -> None:
+    # A database as the paperbot before per-day records left it: two ok runs, one of them a fallback.
+    mine = next(i for i, m in enumerate(MIGRATIONS) if any("announcement_days" in s for s in m))
+    path = tmp_path / "bot.db"
+    async with aiosqlite.connect(path) as conn:
+        for migration in MIGRATIONS[:mine]:
+            for statement in migration:
+                await conn.execute(statement)
+        await conn.execute(f"PRAGMA user_version = {mine}")
+        runs = [
+            ("2026-11-23", "ok", None),
+            ("2026-11-24", "ok", "feed failed, used the API fallback for cs.CV: HTTP 503"),
+            ("2026-11-25", "failed", "HTTP 503"),
+        ]
+        await conn.executemany(
+            "INSERT INTO harvest_runs (started_at, finished_at, announced, status, requests, error)"
+            " VALUES ('2026-11-25T05:30:00+00:00', '2026-11-25T05:31:00+00:00', ?, ?, 3, ?)",
+            runs,
+        )
+        await conn.commit()
+    async with await Store.open(path) as store:
+        assert await store.db.schema_version() == LATEST_VERSION
+        days = await store.days.get_many([date(2026, 11, d) for d in (23, 24, 25)])
+    assert days[date(2026, 11, 23)].state is DayState.COMPLETE
+    assert days[date(2026, 11, 24)].state is DayState.PARTIAL
+    assert "API fallback" in (days[date(2026, 11, 24)].error or "")
+    assert date(2026, 11, 25) not in days  # failed: missing, read again by the next harvest
 
 
 async def test_database_from_a_newer_paperbot_is_refused(tmp_path: Path) -> None:
@@ -60,8 +97,17 @@ async def test_deleting_a_channel_cascades_to_its_subscriptions(store: Store) ->
 
 
 async def test_channel_settings_round_trip_and_unreachable_marking(store: Store) -> None:
-    await store.channels.update_settings(GENERAL, ChannelSettings("Europe/Berlin", "08:30", 10, True), NOW)
-    assert await store.channels.settings(GENERAL) == ChannelSettings("Europe/Berlin", "08:30", 10, True)
+    changes = {"timezone": "Europe/Berlin", "post_time": "08:30", "max_papers": 10, "paused": True}
+    saved = await store.channels.update_settings(GENERAL, changes, NOW)
+    assert (
+        saved == await store.channels.settings(GENERAL) == ChannelSettings("Europe/Berlin", "08:30", 10, True)
+    )
+    # Only what is named is written: the other settings stay as they are.
+    assert await store.channels.update_settings(GENERAL, {"max_papers": 5}, NOW) == ChannelSettings(
+        "Europe/Berlin", "08:30", 5, True
+    )
+    with pytest.raises(ValueError, match="not channel settings"):
+        await store.channels.update_settings(GENERAL, {"name; DROP TABLE channels": 1}, NOW)
     await store.channels.mark_unreachable(GENERAL, "channel_not_found", NOW)
     assert await store.channels.unreachable(GENERAL) == (NOW, "channel_not_found")
     await store.channels.clear_unreachable(GENERAL)

@@ -11,19 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 
+import aiohttp
 import discord
 
 from adapters.discord.commands import SlashCommands
 from adapters.discord.endpoints import redirect
 from adapters.discord.invite import TOKEN_HELP
-from adapters.discord.posting import Poster, unreachable
+from adapters.discord.posting import Poster
 from adapters.discord.render import reply_messages
 from bot.config import Config, DiscordConfig, Secret
-from bot.errors import ConfigError, PaperbotError, PlatformAuthError
-from bot.models import ChannelRef, DirectMessage, Platform, PlatformLimits, Post, PostRef, Reply, UserRef
-from bot.ports import Inbox, OnPosted
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
+from bot.models import ChannelRef, DirectMessage, Platform, Post, Reply, ThreadItem, UserRef
+from bot.ports import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,6 @@ class DiscordAdapter:
     """paperbot on Discord through discord.py."""
 
     name = "discord"
-    # Discord allows about 5 messages per 5 seconds in one channel.
-    limits = PlatformLimits(
-        max_message_chars=2000, max_cards_per_message=10, posts_per_second_per_channel=1.0
-    )
 
     def __init__(
         self,
@@ -122,6 +120,8 @@ class DiscordAdapter:
                 await client.login(self._token.reveal())
             except discord.LoginFailure:
                 raise PlatformAuthError(f"Discord rejected DISCORD_TOKEN: {TOKEN_HELP}") from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise PlatformUnreachable.because("Discord", self.settings.api_url, exc) from None
             self._connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
             await self._wait_until_ready(client, self._connection)
             await self._sync(tree)
@@ -193,25 +193,26 @@ class DiscordAdapter:
 
     # -- the port ----------------------------------------------------------
 
-    async def post(
-        self,
-        channel: ChannelRef,
-        post: Post,
-        *,
-        resume: PostRef | None = None,
-        on_posted: OnPosted | None = None,
-    ) -> PostRef:
+    @property
+    def poster(self) -> Poster:
         if self._poster is None or self._client is None:
             raise RuntimeError("the Discord adapter is not started")
-        return await self._poster.post(channel, post, resume=resume, on_posted=on_posted)
+        return self._poster
 
-    async def send_dm(self, user: UserRef, reply: Reply) -> None:
-        where = f"a DM to {user.name or user.user_id}"
-        try:
-            channel = await self.client.create_dm(discord.Object(int(user.user_id)))
-            await self._send(channel, reply)
-        except (discord.Forbidden, discord.NotFound) as exc:
-            raise unreachable(exc, where) from None
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        return await self.poster.post_parent(channel, post, key)
+
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        return await self.poster.post_reply(channel, parent, item, key)
+
+    async def find_posted(
+        self,
+        channel: ChannelRef,
+        parent: str | None,
+        wanted: Mapping[str, Post | ThreadItem],
+        since: datetime,
+    ) -> dict[str, str]:
+        return await self.poster.find_posted(channel, parent, wanted, since)
 
     # -- events ------------------------------------------------------------
 

@@ -123,5 +123,6 @@ def thread_name(post: Post) -> str:
     return shorten(post.header, MAX_THREAD_NAME) or "arXiv digest"
 
 
-def footer_text(post: Post) -> str:
-    return shorten(escape(post.footer), MAX_CONTENT)
+def footer_text(footer: str) -> str:
+    """A line of text in a digest's thread (the "+12 more" footer)."""
+    return shorten(escape(footer), MAX_CONTENT)

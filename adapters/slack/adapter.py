@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncApp
@@ -30,14 +31,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.access import Managers
-from adapters.slack.commands import Listeners, renamed
+from adapters.slack.commands import Listeners
 from adapters.slack.names import CommandNames
-from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error, unreachable
-from adapters.slack.render import reply_messages
+from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error
 from bot.config import Config, Secret, SlackConfig
-from bot.errors import ConfigError, PaperbotError, PlatformAuthError
-from bot.models import ChannelRef, PlatformLimits, Post, PostRef, Reply, UserRef
-from bot.ports import Inbox, OnPosted
+from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
+from bot.models import ChannelRef, Post, ThreadItem
+from bot.ports import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,26 @@ class _NoTokenSkippedWarning(logging.Filter):
 _bolt_log = logging.getLogger("slack_bolt.AsyncApp")
 _bolt_log.addFilter(_NoTokenSkippedWarning())
 
+
+def _refuse_malformed_timestamps(slack_path: str) -> Middleware:
+    """A request whose timestamp is not a number is not from Slack: 401, as for a bad signature.
+
+    Bolt's verifier would call int() on it and answer 500 with a traceback in the log. Only
+    requests to Slack's path are Slack's: /healthz and /metrics may share the server (`share_http`).
+    """
+
+    @web.middleware
+    async def refuse(request: web.Request, handler: Handler) -> web.StreamResponse:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if request.path == slack_path and not (
+            timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+        ):
+            return web.json_response({"error": "invalid request"}, status=401)
+        return await handler(request)
+
+    return refuse
+
+
 TOKEN_HELP = (
     "create the app from adapters/slack/manifest.yaml, install it to the workspace, then set "
     "SLACK_BOT_TOKEN (OAuth & Permissions, xoxb-...) and SLACK_APP_TOKEN (Basic Information, "
@@ -64,9 +84,6 @@ class SlackAdapter:
     """paperbot on Slack through slack-bolt."""
 
     name = "slack"
-    # Slack allows about one message per second per channel; a message's text may be 40,000
-    # characters, but a section holds 3,000 and the renderer splits longer text.
-    limits = PlatformLimits(max_message_chars=3000, max_cards_per_message=1, posts_per_second_per_channel=1.0)
 
     def __init__(
         self,
@@ -120,7 +137,7 @@ class SlackAdapter:
     async def start(self, inbox: Inbox) -> None:
         """Check the tokens, then connect Socket Mode or start serving HTTP."""
         client = self._client = self._web_client(self._bot_token.reveal())
-        self._poster = Poster(client, self._pacer)
+        self._poster = Poster(client, self._pacer, self.names)
         identity = await self._check("SLACK_BOT_TOKEN", client.auth_test())
         http = self.settings.mode == "http"
         app = AsyncApp(
@@ -150,7 +167,7 @@ class SlackAdapter:
         try:
             response = await call
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise PaperbotError(f"cannot reach Slack at {self.settings.api_url}: {exc!r}") from None
+            raise PlatformUnreachable.because("Slack", self.settings.api_url, exc) from None
         except SlackApiError as exc:
             error = slack_error(exc)
             if error in AUTH_ERRORS:
@@ -177,6 +194,7 @@ class SlackAdapter:
         server = AsyncSlackAppServer(
             port=self.settings.http_port, path=self.settings.http_path, app=app, host=self.settings.http_host
         )
+        server.web_app.middlewares.append(_refuse_malformed_timestamps(self.settings.http_path))
         server.web_app.add_routes(self._shared_routes)
         runner = self._runner = web.AppRunner(server.web_app, handle_signals=False, access_log=None)
         await runner.setup()
@@ -230,26 +248,17 @@ class SlackAdapter:
             raise RuntimeError("the Slack adapter is not started")
         return self._poster
 
-    async def post(
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        return await self.poster.post_parent(channel, post, key)
+
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        return await self.poster.post_reply(channel, parent, item, key)
+
+    async def find_posted(
         self,
         channel: ChannelRef,
-        post: Post,
-        *,
-        resume: PostRef | None = None,
-        on_posted: OnPosted | None = None,
-    ) -> PostRef:
-        post = replace(post, footer=self.names.rewrite(post.footer))  # `/papers x` -> `/pb-papers x`
-        return await self.poster.post(channel, post, resume=resume, on_posted=on_posted)
-
-    async def send_dm(self, user: UserRef, reply: Reply) -> None:
-        where = f"a DM to {user.name or user.user_id}"
-        try:
-            opened = await self.poster.client.conversations_open(users=user.user_id)
-            channel_id = str(opened["channel"]["id"])
-            for message in reply_messages(renamed(reply, self.names)):
-                await self.poster.send(channel_id, message)
-        except SlackApiError as exc:
-            mapped = unreachable(exc, where)
-            if mapped is None:
-                raise
-            raise mapped from None
+        parent: str | None,
+        wanted: Mapping[str, Post | ThreadItem],
+        since: datetime,
+    ) -> dict[str, str]:
+        return await self.poster.find_posted(channel, parent, wanted, since)

@@ -26,7 +26,18 @@ DESCRIPTIONS = {
     "digest": ("Post what is pending for this channel now", ""),
     "paperbot": ("Help, and this channel's digest settings", "settings time 08:30 tz Europe/Berlin max 15"),
 }
-BASE_SCOPES = ("commands", "chat:write", "channels:read", "groups:read", "im:history", "im:read", "im:write")
+BASE_SCOPES = (
+    "commands",
+    "chat:write",
+    "channels:read",
+    "groups:read",
+    # Reading a digest's thread back (message metadata) after a crash, so nothing is posted twice.
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "im:read",
+    "im:write",
+)
 
 HEADER = """\
 # paperbot's Slack app manifest, as `paperbot slack manifest` prints it for a configuration

@@ -1,26 +1,40 @@
 """Digests on Slack: a parent message, then each paper as a reply in its thread, paced per channel.
 
-A reply's `thread_ts` is the parent's `ts`, so `PostRef.parent_id` (the parent ts) is all a
-resumed delivery needs to continue in the same thread. Slack allows about one message per
-second per channel with short bursts; the pacer keeps each channel to that on its own, so
-one busy channel never holds up another. 429s that still happen are retried by slack-sdk's
-rate-limit handler, which honours Retry-After.
+A reply's `thread_ts` is the parent's `ts`, so the parent's id (its ts) is all a resumed
+delivery needs to continue in the same thread. Every digest message carries its delivery key
+in Slack's message `metadata`, which `conversations.history` and `conversations.replies` give
+back: after a crash, a message that went out but whose ts was never recorded is found there
+instead of being posted again. Slack allows about one message per second per channel with
+short bursts; the pacer keeps each channel to that on its own, so one busy channel never holds
+up another. 429s that still happen are retried by slack-sdk's rate-limit handler, which
+honours Retry-After.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.names import DEFAULT_NAMES, CommandNames
 from adapters.slack.render import Message, footer_message, item_message, parent_message
 from bot.errors import ChannelUnreachable, PlatformAuthError
-from bot.models import ChannelRef, Post, PostRef
-from bot.ports import OnPosted
+from bot.models import Card, ChannelRef, Post, ThreadItem
+
+log = logging.getLogger(__name__)
+
+# The metadata event type of digest messages; its payload holds the delivery key.
+DELIVERY_EVENT = "paperbot_delivery"
+# Slack's clock and ours may differ: read the channel back from a little before the intent.
+CLOCK_SLACK = timedelta(minutes=10)
+MAX_PAGES = 20  # of 200 messages: a digest's thread or a channel's last hours fit in far fewer
 
 INVITE_FIX = "Invite paperbot to {where} (type `/invite @paperbot` there), or /untrack its queries."
 
@@ -88,13 +102,21 @@ class Pacer:
 
 
 class Poster:
-    """Posts digests and messages through the bot's Web API client."""
+    """Posts digest messages (and replies) through the bot's Web API client."""
 
-    def __init__(self, client: AsyncWebClient, pacer: Pacer) -> None:
+    def __init__(self, client: AsyncWebClient, pacer: Pacer, names: CommandNames = DEFAULT_NAMES) -> None:
         self.client = client
         self.pacer = pacer
+        self.names = names  # the footer's `/papers x` reads `/pb-papers x` with a command prefix
+        self._unreadable: set[str] = set()  # channels we could not read back (told once)
 
-    async def send(self, channel_id: str, message: Message, thread_ts: str | None = None) -> str:
+    async def send(
+        self,
+        channel_id: str,
+        message: Message,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         """One message; returns its ts."""
         await self.pacer.wait(channel_id)
         response = await self.client.chat_postMessage(
@@ -104,32 +126,93 @@ class Poster:
             thread_ts=thread_ts,
             unfurl_links=False,  # the card already shows the paper; a preview per link is noise
             unfurl_media=False,
+            metadata=metadata,
         )
         return str(response["ts"])
 
-    async def post(
-        self, channel: ChannelRef, post: Post, *, resume: PostRef | None, on_posted: OnPosted | None
-    ) -> PostRef:
-        where = f"#{channel.name}" if channel.name else f"channel {channel.channel_id}"
-        target = channel.channel_id
-        try:
-            if resume is None:
-                parent = await self.send(target, parent_message(post))
-                if on_posted is not None:
-                    await on_posted(-1, parent)
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        async with _mapped_errors(channel):
+            return await self.send(channel.channel_id, parent_message(post), metadata=_metadata(key))
+
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        if isinstance(item, Card):
+            message, metadata = item_message(item), _metadata(key, arxiv_id=item.paper_id)
+        else:
+            message, metadata = footer_message(self.names.rewrite(item)), _metadata(key)
+        async with _mapped_errors(channel):
+            return await self.send(channel.channel_id, message, thread_ts=parent, metadata=metadata)
+
+    async def find_posted(
+        self, channel: ChannelRef, parent: str | None, wanted: Mapping[str, object], since: datetime
+    ) -> dict[str, str]:
+        """The messages of `wanted` already in the channel (parent None) or the thread, by metadata."""
+        found: dict[str, str] = {}
+        async with _mapped_errors(channel):
+            try:
+                async for message in self._read(channel.channel_id, parent, since):
+                    metadata = message.get("metadata") or {}
+                    key = (metadata.get("event_payload") or {}).get("key")
+                    if metadata.get("event_type") == DELIVERY_EVENT and key in wanted:
+                        found[str(key)] = str(message["ts"])
+            except SlackApiError as exc:
+                if slack_error(exc) not in ("missing_scope", "not_allowed_token_type"):
+                    raise
+                self._tell_unreadable(channel, exc)
+        return found
+
+    async def _read(
+        self, channel_id: str, parent: str | None, since: datetime
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The thread's messages (parent given), or the channel's since `since`, page by page."""
+        oldest = f"{(since - CLOCK_SLACK).timestamp():.6f}"
+        cursor = None
+        for _ in range(MAX_PAGES):
+            if parent is None:
+                page = await self.client.conversations_history(
+                    channel=channel_id, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+                )
             else:
-                parent = resume.parent_id
-            ids = list(resume.item_ids) if resume else []
-            for index, card in enumerate(post.items):
-                ts = await self.send(target, item_message(card), thread_ts=parent)
-                ids.append(ts)
-                if on_posted is not None:
-                    await on_posted(index, ts)
-            if post.footer:
-                await self.send(target, footer_message(post), thread_ts=parent)
-        except SlackApiError as exc:
-            mapped = unreachable(exc, where)
-            if mapped is None:
-                raise
-            raise mapped from None
-        return PostRef(parent, tuple(ids))
+                page = await self.client.conversations_replies(
+                    channel=channel_id, ts=parent, include_all_metadata=True, limit=200, cursor=cursor
+                )
+            for message in page.get("messages") or []:
+                yield message
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def _tell_unreadable(self, channel: ChannelRef, exc: SlackApiError) -> None:
+        if channel.channel_id in self._unreadable:
+            return
+        self._unreadable.add(channel.channel_id)
+        needed = (exc.response.data or {}).get("needed", "channels:history, groups:history")
+        log.warning(
+            "cannot read %s back to resume a digest after a crash (Slack: %s, needs %s): a message in "
+            "flight at the crash may be posted twice. Add the scope in the app settings and reinstall.",
+            _where(channel),
+            slack_error(exc),
+            needed,
+        )
+
+
+def _metadata(key: str, **payload: str) -> dict[str, Any]:
+    return {
+        "event_type": DELIVERY_EVENT,
+        "event_payload": {"key": key, "digest": key.split(".")[0], **payload},
+    }
+
+
+def _where(channel: ChannelRef) -> str:
+    return f"#{channel.name}" if channel.name else f"channel {channel.channel_id}"
+
+
+@asynccontextmanager
+async def _mapped_errors(channel: ChannelRef) -> AsyncIterator[None]:
+    """Slack's refusals about the channel or the token as the core's errors; others unchanged."""
+    try:
+        yield
+    except SlackApiError as exc:
+        mapped = unreachable(exc, _where(channel))
+        if mapped is None:
+            raise
+        raise mapped from None

@@ -186,6 +186,7 @@ def item_message(card: Card) -> Message:
     return Message(card_text(card), card_blocks(card)[:MAX_BLOCKS])
 
 
-def footer_message(post: Post) -> Message:
-    text = slack_commands(post.footer)
+def footer_message(footer: str) -> Message:
+    """A line of text in a digest's thread (the "+12 more" footer)."""
+    text = slack_commands(footer)
     return Message(escape(shorten(text, MAX_FALLBACK)), sections(escape(text))[:MAX_BLOCKS])

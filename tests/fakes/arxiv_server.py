@@ -5,6 +5,11 @@ It runs in its own threads (the arxiv library is synchronous and runs in a worke
 every request (path, query, monotonic time, User-Agent) and plays scripted faults from a queue:
 `server.script(Fault.status(503), Fault.ok(), ...)`; each request takes the next scripted
 response whose `path_prefix` matches, and is served normally when there is none.
+
+Days pass under the test's control: `publish(day, papers)` makes papers that day's announcement
+(the API then finds its new submissions by their submission window, as arXiv's does) and
+`today(day)` makes the feeds show that day's. `stale(prefix, day)` keeps one feed group on an older
+day; `down()`/`up()` refuse connections altogether; `Fault.trickle` answers a byte at a time.
 """
 
 from __future__ import annotations
@@ -15,19 +20,26 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from datetime import time as dtime
-from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
-from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
+from bot.arxiv_calendar import holiday_dates, latest_announcement, submission_window
 from bot.models import Paper
+from tests.fakes.arxiv_formats import (
+    api_error,
+    api_page,
+    atom_feed,
+    evaluate,
+    in_categories,
+    rss_feed,
+    tokens,
+)
 
 ET = ZoneInfo("America/New_York")
 FEED_LIMIT = 2000  # arXiv's feeds return at most this many items per request
@@ -59,13 +71,19 @@ def load_sample(path: Path = SAMPLE) -> list[Paper]:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One scripted response. kind: ok | status | delay | html | malformed | empty | close."""
+    """One scripted response. kind: ok | status | delay | html | malformed | empty | close | trickle."""
 
     kind: str
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
     path_prefix: str = "/"
+
+    @staticmethod
+    def trickle(bytes_per_s: float = 20.0, path_prefix: str = "/") -> Fault:
+        """Answer normally, status line and headers included, but a byte at a time: no read ever
+        waits long, so only a deadline on the whole request ends it."""
+        return Fault("trickle", delay=1.0 / bytes_per_s, path_prefix=path_prefix)
 
     @staticmethod
     def ok(path_prefix: str = "/") -> Fault:
@@ -114,218 +132,37 @@ class _State:
     papers: dict[str, Paper] = field(default_factory=dict)
     announcements: list[Paper] = field(default_factory=list)
     feed_day: date | None = None
+    archive: dict[date, list[Paper]] = field(default_factory=dict)  # each day's announcement
+    stale: dict[str, date] = field(default_factory=dict)  # feed path prefix -> the day it still shows
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
-# -- the API's query language, as much as paperbot uses ------------------------------------------
+class _Trickle:
+    """A response stream that writes one byte every `delay` seconds."""
 
-_TOKEN = re.compile(
-    r'\s*(\(|\)|ANDNOT\b|AND\b|OR\b|\w+:\[[^\]]*\]|\w+:"[^"]*"|\w+:[^\s()]+|"[^"]*"|[^\s()]+)'
-)
+    def __init__(self, out: BinaryIO, delay: float, stopping: threading.Event) -> None:
+        self._out = out
+        self._delay = delay
+        self._stopping = stopping
+        self.closed = False
 
+    def write(self, data: bytes) -> int:
+        for i in range(len(data)):
+            if self._stopping.wait(self._delay):
+                raise BrokenPipeError("server stopping")
+            self._out.write(data[i : i + 1])
+            self._out.flush()
+        return len(data)
 
-def _tokens(query: str) -> list[str]:
-    return [m.group(1) for m in _TOKEN.finditer(query)]
+    def flush(self) -> None:
+        self._out.flush()
 
-
-def _term_matches(term: str, p: Paper) -> bool:
-    fld, _, value = term.partition(":") if ":" in term else ("all", "", term)
-    value = value.strip('"').lower()
-    if fld == "cat":
-        if value.endswith(".*"):
-            return any(c.lower().startswith(value[:-1]) for c in p.categories)
-        return any(c.lower() == value for c in p.categories)
-    if fld.lower() == "submitteddate":
-        lo, _, hi = value.strip("[]").partition(" to ")
-        stamp = (p.published or datetime.min.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y%m%d%H%M")
-        return lo <= stamp <= hi
-    if fld == "id":
-        return p.arxiv_id == value
-    texts = {
-        "ti": p.title,
-        "abs": p.abstract,
-        "au": " ".join(p.authors),
-        "all": f"{p.title} {p.abstract} {' '.join(p.authors)}",
-    }.get(fld, "")
-    # arXiv's search tokenises: punctuation and hyphens separate words, as spaces do.
-    return _words(value) in _words(texts)
-
-
-def _words(text: str) -> str:
-    return " " + " ".join(re.findall(r"\w+", text.lower())) + " "
-
-
-def _evaluate(tokens: list[str], p: Paper) -> bool:
-    pos = 0
-
-    def expr() -> bool:
-        nonlocal pos
-        value = atom()
-        while pos < len(tokens) and tokens[pos] in ("AND", "OR", "ANDNOT"):
-            op = tokens[pos]
-            pos += 1
-            right = atom()
-            value = value and right if op == "AND" else value or right if op == "OR" else value and not right
-        return value
-
-    def atom() -> bool:
-        nonlocal pos
-        tok = tokens[pos]
-        pos += 1
-        if tok == "(":
-            value = expr()
-            pos += 1  # ")"
-            return value
-        return _term_matches(tok, p)
-
-    return expr() if tokens else False
-
-
-# -- rendering -----------------------------------------------------------------------------------
-
-
-def _iso(dt: datetime | None) -> str:
-    return (dt or datetime(2025, 1, 1, tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def api_entry(p: Paper) -> str:
-    """One API `<entry>` as export.arxiv.org writes it."""
-    vid = f"{p.arxiv_id}v{p.version}"
-    parts = [
-        "<entry>",
-        f"<id>http://arxiv.org/abs/{vid}</id>",
-        f"<updated>{_iso(p.updated)}</updated>",
-        f"<published>{_iso(p.published)}</published>",
-        f"<title>{escape(p.title)}</title>",
-        f"<summary>  {escape(p.abstract)}\n</summary>",
-        *(f"<author><name>{escape(a)}</name></author>" for a in p.authors),
-    ]
-    if p.doi:
-        parts.append(f'<arxiv:doi xmlns:arxiv="http://arxiv.org/schemas/atom">{escape(p.doi)}</arxiv:doi>')
-        parts.append(f'<link title="doi" href="http://dx.doi.org/{escape(p.doi)}" rel="related"/>')
-    if p.comment:
-        parts.append(
-            f'<arxiv:comment xmlns:arxiv="http://arxiv.org/schemas/atom">{escape(p.comment)}</arxiv:comment>'
-        )
-    if p.journal_ref:
-        parts.append(
-            '<arxiv:journal_ref xmlns:arxiv="http://arxiv.org/schemas/atom">'
-            f"{escape(p.journal_ref)}</arxiv:journal_ref>"
-        )
-    parts += [
-        f'<link href="http://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>',
-        f'<link title="pdf" href="http://arxiv.org/pdf/{vid}" rel="related" type="application/pdf"/>',
-        f'<arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term="{p.primary_category}"'
-        ' scheme="http://arxiv.org/schemas/atom"/>',
-        *(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in p.categories),
-        "</entry>",
-    ]
-    return "\n".join(parts)
-
-
-def api_page(entries: Iterable[Paper], total: int, start: int, per_page: int, query: str) -> bytes:
-    """An API response page with the opensearch header."""
-    body = "\n".join(api_entry(p) for p in entries)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-        f"<link href={quoteattr('http://arxiv.org/api/query?' + query)}"
-        ' rel="self" type="application/atom+xml"/>\n'
-        f'<title type="html">ArXiv Query: {escape(query)}</title>\n'
-        "<id>http://arxiv.org/api/fake</id>\n<updated>2025-10-15T00:00:00-04:00</updated>\n"
-        '<opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
-        f"{total}</opensearch:totalResults>\n"
-        '<opensearch:startIndex xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
-        f"{start}</opensearch:startIndex>\n"
-        '<opensearch:itemsPerPage xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
-        f"{per_page}</opensearch:itemsPerPage>\n{body}\n</feed>\n"
-    ).encode()
-
-
-def _api_error(message: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-        '<opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">1'
-        "</opensearch:totalResults>\n<entry><id>http://arxiv.org/api/errors#"
-        f"{escape(message.replace(' ', '_'))}</id><title>Error</title><summary>{escape(message)}</summary>"
-        "<updated>2025-10-15T00:00:00-04:00</updated></entry>\n</feed>\n"
-    ).encode()
-
-
-def _summary(p: Paper) -> str:
-    return (
-        f"arXiv:{p.arxiv_id}v{p.version} Announce Type: {p.announce_type or 'new'} \nAbstract: {p.abstract}"
-    )
-
-
-def atom_feed(cats: str, items: list[Paper], day: date | None) -> bytes:
-    """An announcement feed as rss.arxiv.org/atom/<cats> writes it."""
-    stamp = datetime.combine(day or date(2025, 10, 15), dtime(0, 30), ET)
-    entries = []
-    for p in items:
-        published = datetime.combine(day or date(2025, 10, 15), dtime(0, 0), ET).isoformat()
-        extra = ""
-        if p.doi:
-            extra += f"<arxiv:DOI>{escape(p.doi)}</arxiv:DOI>"
-        if p.journal_ref:
-            extra += f"<arxiv:journal_reference>{escape(p.journal_ref)}</arxiv:journal_reference>"
-        entries.append(
-            "<entry>"
-            f"<id>oai:arXiv.org:{p.arxiv_id}v{p.version}</id>"
-            f"<title>{escape(p.title)}</title><updated>{published}</updated>"
-            f'<link href="https://arxiv.org/abs/{p.arxiv_id}" rel="alternate" type="text/html"/>'
-            f"<summary>{escape(_summary(p))}</summary>"
-            + "".join(f"<category term={quoteattr(c)}/>" for c in p.categories)
-            + f"<published>{published}</published>"
-            f"<arxiv:announce_type>{p.announce_type or 'new'}</arxiv:announce_type>"
-            "<dc:rights>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</dc:rights>"
-            f"<dc:creator>{escape(', '.join(p.authors))}</dc:creator>{extra}"
-            "</entry>"
-        )
-    return (
-        "<?xml version='1.0' encoding='UTF-8'?>\n"
-        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom"'
-        ' xmlns:dc="http://purl.org/dc/elements/1.1/" xml:lang="en-us">'
-        f"<id>http://rss.arxiv.org/atom/{escape(cats)}</id>"
-        f"<title>{escape(cats)} updates on arXiv.org</title>"
-        f"<updated>{stamp.isoformat(timespec='microseconds')}</updated>"
-        f'<link href="http://rss.arxiv.org/atom/{escape(cats)}" rel="self" type="application/atom+xml"/>'
-        f"<subtitle>{escape(cats)} updates on the arXiv.org e-print archive.</subtitle>"
-        + "".join(entries)
-        + "</feed>\n"
-    ).encode()
-
-
-def rss_feed(cats: str, items: list[Paper], day: date | None) -> bytes:
-    """An announcement feed as rss.arxiv.org/rss/<cats> writes it."""
-    when = format_datetime(datetime.combine(day or date(2025, 10, 15), dtime(0, 0), ET))
-    out = []
-    for p in items:
-        out.append(
-            f"<item><title>{escape(p.title)}</title><link>https://arxiv.org/abs/{p.arxiv_id}</link>"
-            f"<description>{escape(_summary(p))}</description>"
-            f'<guid isPermaLink="false">oai:arXiv.org:{p.arxiv_id}v{p.version}</guid>'
-            + "".join(f"<category>{escape(c)}</category>" for c in p.categories)
-            + f"<pubDate>{when}</pubDate>"
-            f"<arxiv:announce_type>{p.announce_type or 'new'}</arxiv:announce_type>"
-            "<dc:rights>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</dc:rights>"
-            f"<dc:creator>{escape(', '.join(p.authors))}</dc:creator></item>"
-        )
-    return (
-        "<?xml version='1.0' encoding='UTF-8'?>\n"
-        '<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/"'
-        ' xmlns:atom="http://www.w3.org/2005/Atom" version="2.0"><channel>'
-        f"<title>{escape(cats)} updates on arXiv.org</title><link>http://rss.arxiv.org/rss/{escape(cats)}</link>"
-        f"<description>{escape(cats)} updates on the arXiv.org e-print archive.</description>"
-        f"<language>en-us</language><lastBuildDate>{when}</lastBuildDate>"
-        f"<managingEditor>rss-help@arxiv.org</managingEditor><pubDate>{when}</pubDate>"
-        "<skipDays><day>Saturday</day><day>Sunday</day></skipDays>" + "".join(out) + "</channel></rss>\n"
-    ).encode()
-
-
-def _in_categories(p: Paper, cats: list[str]) -> bool:
-    return any(c == want or c.split(".", 1)[0] == want for c in p.categories for want in cats)
+    def close(self) -> None:
+        self.closed = True
+        self._out.close()
 
 
 # -- the server ----------------------------------------------------------------------------------
@@ -371,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, path: str, query: dict[str, str], fault: Fault | None) -> int:
         kind = fault.kind if fault else "ok"
+        if kind == "trickle":
+            assert fault is not None
+            self.wfile = _Trickle(self.wfile, fault.delay, self.server.state.stopping)  # type: ignore[assignment]
         if kind == "close":
             self.close_connection = True
             self.connection.close()
@@ -409,15 +249,13 @@ class _Handler(BaseHTTPRequestHandler):
                 if not re.fullmatch(r"(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?", i)
             ]
             if bad:
-                return self._send(
-                    400, _api_error(f"incorrect id format for {bad[0]}"), "application/atom+xml"
-                )
+                return self._send(400, api_error(f"incorrect id format for {bad[0]}"), "application/atom+xml")
             by_id = {p.arxiv_id: p for p in papers}
             bases = [re.sub(r"v\d+$", "", i) for i in id_list]
             hits = [by_id[b] for b in bases if b in by_id]
         else:
-            tokens = _tokens(query.get("search_query", ""))
-            hits = [p for p in papers if _evaluate(tokens, p)]
+            terms = tokens(query.get("search_query", ""))
+            hits = [p for p in papers if evaluate(terms, p)]
             reverse = query.get("sortOrder", "descending") == "descending"
             if query.get("sortBy") in ("submittedDate", "lastUpdatedDate"):
                 hits.sort(
@@ -434,8 +272,12 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         wanted = cats.split("+")
         with state.lock:
-            items = [] if empty else [p for p in state.announcements if _in_categories(p, wanted)]
-            day = state.feed_day
+            stale = next(
+                (d for prefix, d in state.stale.items() if f"/{fmt}/{cats}".startswith(prefix)), None
+            )
+            shown = state.announcements if stale is None else state.archive.get(stale, [])
+            items = [] if empty else [p for p in shown if in_categories(p, wanted)]
+            day = state.feed_day if stale is None else stale
         items = items[:FEED_LIMIT]
         body = (atom_feed if fmt == "atom" else rss_feed)(cats, items, day)
         if malformed:
@@ -452,11 +294,13 @@ class _Server(ThreadingHTTPServer):
 class FakeArxiv:
     """The fake server. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, papers: Iterable[Paper] = ()) -> None:
+    def __init__(self, papers: Iterable[Paper] = (), *, holidays: Collection[date] | None = None) -> None:
         self.state = _State()
         self.add_papers(papers)
+        self.holidays = holiday_dates() if holidays is None else holidays
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
 
     # -- content --
     def add_papers(self, papers: Iterable[Paper]) -> None:
@@ -473,6 +317,51 @@ class FakeArxiv:
         with self.state.lock:
             self.state.announcements = items
             self.state.feed_day = day
+
+    def publish(self, day: date, papers: Iterable[Paper]) -> list[Paper]:
+        """`papers` are arXiv's announcement of `day`: the feeds show them while `today(day)`, and the
+        API knows them all. New submissions were made in the day's window (the API finds them by
+        submittedDate); cross-lists and replacements keep their own, older dates, as a paper
+        cross-listed or revised later does. Returns them."""
+        papers = list(papers)
+        start, end = submission_window(day, self.holidays)
+        step = (end - start) / (len(papers) + 1)
+        items = []
+        for i, p in enumerate(papers):
+            kind = p.announce_type or "new"
+            if kind == "new":
+                p = replace(p, published=(start + step * (i + 1)).astimezone(UTC))
+            items.append(replace(p, announce_type=kind))
+        with self.state.lock:
+            self.state.archive[day] = items
+            for p in items:
+                self.state.papers[p.arxiv_id] = replace(p, announce_type=None)
+            if self.state.feed_day == day:
+                self.state.announcements = items
+        return items
+
+    def publish_latest(self, papers: Iterable[Paper]) -> date:
+        """`papers` are arXiv's latest announcement as of the real clock, as `paperbot harvest` run now
+        sees it: in the feeds on an announcement day, through the API on a weekend or holiday."""
+        now = datetime.now(ET)
+        day = latest_announcement(now, self.holidays)
+        self.publish(day, papers)
+        self.today(now.date())
+        return day
+
+    def today(self, day: date) -> None:
+        """The feeds show `day`'s announcement (empty if nothing was published for it)."""
+        with self.state.lock:
+            self.state.announcements = list(self.state.archive.get(day, []))
+            self.state.feed_day = day
+
+    def stale(self, path_prefix: str, day: date | None) -> None:
+        """Feeds under `path_prefix` (`/atom/math`) still show `day`'s announcement (None: no longer)."""
+        with self.state.lock:
+            if day is None:
+                self.state.stale.pop(path_prefix, None)
+            else:
+                self.state.stale[path_prefix] = day
 
     def script(self, *faults: Fault) -> None:
         """Queue scripted responses for the next matching requests."""
@@ -497,9 +386,8 @@ class FakeArxiv:
     # -- lifecycle --
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        assert self._port, "server not started"
+        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -510,16 +398,26 @@ class FakeArxiv:
         return self.base_url
 
     def start(self) -> FakeArxiv:
-        server = _Server(("127.0.0.1", 0), _Handler)
+        self.state.stopping.clear()
+        server = _Server(("127.0.0.1", self._port), _Handler)
         server.state = self.state
         self._server = server
+        self._port = int(server.server_address[1])
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-arxiv", daemon=True
         )
         self._thread.start()
         return self
 
+    def down(self) -> None:
+        """Stop listening: connections are refused until `up()` (same port)."""
+        self.stop()
+
+    def up(self) -> None:
+        self.start()
+
     def stop(self) -> None:
+        self.state.stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -75,6 +75,7 @@ TAGGED_FORUM_ID = 1330000000000000005  # #reading-forum: a forum whose posts mus
 REQUIRE_TAG = 1 << 4  # channel flag
 
 TEXT, DM, VOICE, PUBLIC_THREAD, FORUM = 0, 1, 2, 11, 15
+NONCE_WINDOW_S = 120  # Discord: "within the past few minutes"
 STRING, INTEGER = 3, 4  # application command option types
 APPLICATION_COMMAND, AUTOCOMPLETE = 2, 4  # interaction types
 EPHEMERAL = 1 << 6  # message flag
@@ -275,6 +276,12 @@ class FakeDiscord:
         self.identify: dict[str, Any] | None = None
         self.interactions: dict[int, Interaction] = {}
         self._faults: list[Fault] = []
+        # Messages sent with `enforce_nonce`: (channel id, author id, nonce) -> (message, when sent).
+        self._nonces: dict[tuple[int, str, str], tuple[dict[str, Any], float]] = {}
+        # Called with the number of the bot message about to be created (channel messages, threads'
+        # starters and forum posts); True drops it. Fault tests kill paperbot from here.
+        self.on_send: Callable[[int], bool] | None = None
+        self.sent = 0
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._sockets: set[web.WebSocketResponse] = set()
@@ -328,6 +335,9 @@ class FakeDiscord:
         app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
         app.router.add_get(f"{api}/channels/{{cid}}", self._get_channel)
         app.router.add_post(f"{api}/channels/{{cid}}/messages", self._post_message)
+        app.router.add_get(f"{api}/channels/{{cid}}/messages", self._get_messages)
+        app.router.add_get(f"{api}/channels/{{cid}}/messages/{{mid}}", self._get_message)
+        app.router.add_get(f"{api}/guilds/{{gid}}/threads/active", self._active_threads)
         app.router.add_post(f"{api}/channels/{{cid}}/typing", self._typing)
         app.router.add_post(f"{api}/channels/{{cid}}/messages/{{mid}}/threads", self._thread_from_message)
         app.router.add_post(f"{api}/channels/{{cid}}/threads", self._forum_post)
@@ -854,7 +864,56 @@ class FakeDiscord:
             return _error(400, 50008, "Cannot send messages in a non-text channel")
         if (error := message_error(body)) is not None:
             return error
-        return _json(self._message(channel, body))
+        nonce = str(body["nonce"]) if body.get("nonce") is not None else None
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: the same nonce from the same user within a few minutes returns that message.
+            earlier = self._nonces.get((channel.id, BOT_USER["id"], nonce))
+            if earlier is not None and time.monotonic() - earlier[1] < NONCE_WINDOW_S:
+                return _json({**earlier[0], "nonce": nonce})
+        if self._dropped():
+            return _error(500, 0, "500: Internal Server Error")
+        message = self._message(channel, body)
+        if nonce is not None:
+            self._nonces[(channel.id, BOT_USER["id"], nonce)] = (message, time.monotonic())
+        return _json({**message, **({"nonce": nonce} if nonce is not None else {})})
+
+    def _dropped(self) -> bool:
+        self.sent += 1
+        return self.on_send is not None and self.on_send(self.sent)
+
+    async def _get_messages(self, request: web.Request) -> web.Response:
+        """A channel's messages, newest first, as Discord pages them (before / after / limit)."""
+        channel, error = self._access(request.match_info["cid"], READ_MESSAGE_HISTORY)
+        if error is not None:
+            return error
+        assert channel is not None
+        query = request.query
+        limit = max(1, min(100, int(query.get("limit", 50))))
+        ordered = sorted(channel.messages, key=lambda m: int(m["id"]))
+        if "after" in query:
+            ordered = [m for m in ordered if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            if "before" in query:
+                ordered = [m for m in ordered if int(m["id"]) < int(query["before"])]
+            ordered = ordered[-limit:]
+        return _json(list(reversed(ordered)))
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        channel, error = self._access(request.match_info["cid"], READ_MESSAGE_HISTORY)
+        if error is not None:
+            return error
+        assert channel is not None
+        mid = request.match_info["mid"]
+        message = next((m for m in channel.messages if m["id"] == mid), None)
+        return _json(message) if message is not None else _error(404, 10008, "Unknown Message")
+
+    async def _active_threads(self, request: web.Request) -> web.Response:
+        threads = [
+            self.channel_payload(c)
+            for c in self.channels.values()
+            if c.type == PUBLIC_THREAD and str(c.guild_id) == request.match_info["gid"]
+        ]
+        return _json({"threads": threads, "members": []})
 
     async def _thread_from_message(self, request: web.Request) -> web.Response:
         channel, error = self._access(request.match_info["cid"], CREATE_PUBLIC_THREADS)
@@ -866,6 +925,8 @@ class FakeDiscord:
         mid = int(request.match_info["mid"])
         if not any(int(m["id"]) == mid for m in channel.messages):
             return _error(404, 10008, "Unknown Message")
+        if self._dropped():
+            return _error(500, 0, "500: Internal Server Error")
         if mid in self.channels:
             return _error(400, 160004, "A thread has already been created for this message")
         body = await request.json()
@@ -894,6 +955,8 @@ class FakeDiscord:
             return _error(
                 400, 50035, "Invalid Form Body", {"applied_tags": {"_errors": [{"code": "UNKNOWN_TAG"}]}}
             )
+        if self._dropped():
+            return _error(500, 0, "500: Internal Server Error")
         thread = Channel(
             self.next_id(), PUBLIC_THREAD, body["name"], parent_id=channel.id, applied_tags=applied
         )

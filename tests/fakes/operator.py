@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.models import Paper
@@ -65,3 +67,16 @@ async def paperbot(*args: str, env: dict[str, str], typed: bool = False) -> asyn
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def stopped(bot: asyncio.subprocess.Process) -> str:
+    """Stop a running `paperbot run` as an operator does (SIGTERM); its stderr."""
+    if bot.returncode is None:
+        bot.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    return stderr.decode()
+
+
+def not_due_today() -> str:
+    """A digest time twelve hours away: a restart in the test never finds the digest overdue."""
+    return (datetime.now(UTC) + timedelta(hours=12)).strftime("%H:%M")

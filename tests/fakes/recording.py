@@ -1,13 +1,19 @@
-"""A recording adapter: what the bot posts and sends is a list you assert on (errbot's test backend)."""
+"""A recording adapter: what the bot posts is a list you assert on (errbot's test backend)."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.errors import ChannelUnreachable
-from bot.models import ChannelRef, Platform, PlatformLimits, Post, PostRef, Reply, UserRef
-from bot.ports import Inbox, OnPosted
+from bot.models import Card, ChannelRef, Platform, Post, ThreadItem
+from bot.ports import Inbox
+
+
+class Crash(Exception):
+    """A simulated crash in the middle of a delivery."""
 
 
 @dataclass
@@ -16,19 +22,22 @@ class PostedMessage:
     message_id: str
     parent_id: str | None  # None for a thread parent
     text: str
+    key: str = ""  # the delivery key it was sent with
 
 
 @dataclass
 class RecordingAdapter:
     name: str = "recording"
-    limits: PlatformLimits = field(default_factory=lambda: PlatformLimits(max_message_chars=4000))
     messages: list[PostedMessage] = field(default_factory=list)
-    dms: list[tuple[UserRef, Reply]] = field(default_factory=list)
     unreachable: set[ChannelRef] = field(default_factory=set)
-    fail_after: int | None = None  # raise after this many messages, to simulate a crash
+    # Simulated crashes: after `fail_after` messages the next send fails before it reaches the
+    # platform; message number `lose_id_of` (from 1) lands, and fails before its id returns.
+    fail_after: int | None = None
+    lose_id_of: int | None = None
     inbox: Inbox | None = None
     started: bool = False
     stopped: bool = False
+    lookups: list[tuple[ChannelRef, str | None, tuple[str, ...]]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     platform: Platform = Platform.CONSOLE
@@ -40,41 +49,36 @@ class RecordingAdapter:
     async def stop(self) -> None:
         self.stopped = True
 
-    def _message(self, channel: ChannelRef, parent: str | None, text: str) -> str:
-        if self.fail_after is not None and len(self.messages) >= self.fail_after:
-            raise RuntimeError("simulated crash")
-        message_id = f"m{next(self._ids)}"
-        self.messages.append(PostedMessage(channel, message_id, parent, text))
-        return message_id
-
-    async def post(
-        self,
-        channel: ChannelRef,
-        post: Post,
-        *,
-        resume: PostRef | None = None,
-        on_posted: OnPosted | None = None,
-    ) -> PostRef:
+    def _message(self, channel: ChannelRef, parent: str | None, text: str, key: str) -> str:
         if channel in self.unreachable:
             raise ChannelUnreachable("channel_not_found", "invite the bot again")
-        if resume is None:
-            parent = self._message(channel, None, post.header)
-            if on_posted:
-                await on_posted(-1, parent)
-        else:
-            parent = resume.parent_id
-        ids = list(resume.item_ids) if resume else []
-        for i, card in enumerate(post.items):
-            mid = self._message(channel, parent, card.title)
-            ids.append(mid)
-            if on_posted:
-                await on_posted(i, mid)
-        if post.footer:
-            self._message(channel, parent, post.footer)
-        return PostRef(parent, tuple(ids))
+        if self.fail_after is not None and len(self.messages) >= self.fail_after:
+            raise Crash("simulated crash before the send")
+        message_id = f"m{next(self._ids)}"
+        self.messages.append(PostedMessage(channel, message_id, parent, text, key))
+        if self.lose_id_of is not None and len(self.messages) == self.lose_id_of:
+            raise Crash("simulated crash after the send")
+        return message_id
 
-    async def send_dm(self, user: UserRef, reply: Reply) -> None:
-        self.dms.append((user, reply))
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        return self._message(channel, None, post.header, key)
+
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        return self._message(channel, parent, item.title if isinstance(item, Card) else item, key)
+
+    async def find_posted(
+        self,
+        channel: ChannelRef,
+        parent: str | None,
+        wanted: Mapping[str, Post | ThreadItem],
+        since: datetime,
+    ) -> dict[str, str]:
+        self.lookups.append((channel, parent, tuple(wanted)))
+        return {
+            m.key: m.message_id
+            for m in self.messages
+            if m.channel == channel and m.parent_id == parent and m.key in wanted
+        }
 
     def thread(self, parent_id: str) -> list[str]:
         return [m.text for m in self.messages if m.parent_id == parent_id]

@@ -11,9 +11,11 @@ Slack's rules that matter to paperbot are enforced rather than trusted: tokens, 
 replies only into threads that exist, and the errors of channels the bot may not post in
 (`channel_not_found`, `not_in_channel`, `is_archived`). A 429 with Retry-After can be
 injected once per method, any method can be made to fail with a given error, and the Socket
-Mode connection can be dropped (with reconnects refused). `users.info` knows the workspace's
-people with their admin and owner flags, `usergroups.users.list` its user groups, and both
-answer `missing_scope` when the app was not granted theirs.
+Mode connection can be dropped (with reconnects refused). Messages keep their `metadata`,
+which `conversations.history` and `conversations.replies` give back page by page; `on_post`
+lets a fault test act (or drop the message) as a `chat.postMessage` is stored. `users.info`
+knows the workspace's people with their admin and owner flags, `usergroups.users.list` its user
+groups; these and the history methods answer `missing_scope` when the app lacks the scope.
 """
 
 from __future__ import annotations
@@ -88,6 +90,22 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str | None
     params: dict[str, Any]
+    metadata: dict[str, Any] | None = None
+
+    def payload(self, *, with_metadata: bool) -> dict[str, Any]:
+        """The message as conversations.history / .replies return it."""
+        data: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": self.text,
+            "ts": self.ts,
+        }
+        if self.thread_ts:
+            data["thread_ts"] = self.thread_ts
+        if with_metadata and self.metadata:
+            data["metadata"] = self.metadata
+        return data
 
 
 @dataclass
@@ -124,12 +142,17 @@ class FakeSlack:
             OWEN["id"]: {"id": OWEN["id"], "name": OWEN["name"], "is_owner": True, "is_primary_owner": True},
         }
         self.usergroups: dict[str, list[str]] = {EDITORS: [BOB["id"]]}
-        self.scopes = {"users:read", "usergroups:read"}  # what the installed app was granted
+        # What the installed app was granted; drop one to see its calls fail with missing_scope.
+        self.scopes = {"users:read", "usergroups:read", "channels:history", "groups:history"}
         self.socket_connections = 0
         self.accept_connections = True  # False: apps.connections.open fails (Slack is having an outage)
         self._failing: dict[str, str] = {}  # method -> the error every call of it gets
+        # Called with the number of the chat.postMessage about to be stored; True drops it.
+        # Fault tests kill paperbot from here, before or after the message lands.
+        self.on_post: Callable[[int], bool] | None = None
+        self.posted = 0
         self._rate_limited: dict[str, int] = {}  # method -> Retry-After for its next call
-        self._ts = itertools.count(1)
+        self._last_ts = 0
         self._ids = itertools.count(1)
         self._socket: web.WebSocketResponse | None = None
         self._acks: dict[str, asyncio.Future[Ack]] = {}
@@ -377,7 +400,10 @@ class FakeSlack:
     # -- the server --------------------------------------------------------
 
     def _next_ts(self) -> str:
-        return f"{1_760_000_000 + next(self._ts)}.{next(self._ts):06d}"
+        # Slack's ts: the server's time in microseconds, unique within a channel.
+        micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
+        self._last_ts = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _dm_channel(self, user_id: str) -> Channel:
         for c in self.channels.values():
@@ -432,6 +458,8 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroup_users,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
         }.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -521,14 +549,71 @@ class FakeSlack:
             m.ts == thread_ts and m.channel == channel.id and m.thread_ts is None for m in self.messages
         ):
             return {"ok": False, "error": "thread_not_found"}
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata is not None and (
+            not isinstance(metadata, dict)
+            or not metadata.get("event_type")
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            return {"ok": False, "error": "invalid_metadata_format"}
+        self.posted += 1
+        if self.on_post is not None and self.on_post(self.posted):
+            return {"ok": False, "error": "internal_error"}
         ts = self._next_ts()
-        self.messages.append(Message(channel.id, ts, text, blocks, thread_ts, params))
+        self.messages.append(Message(channel.id, ts, text, blocks, thread_ts, params, metadata))
         return {
             "ok": True,
             "channel": channel.id,
             "ts": ts,
             "message": {"type": "message", "text": text, "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts},
         }
+
+    def _readable(self, params: dict[str, Any]) -> tuple[Channel | None, dict[str, Any] | None]:
+        channel = self.channels.get(str(params.get("channel", "")))
+        if channel is None or (channel.is_private and not channel.is_member):
+            return None, {"ok": False, "error": "channel_not_found"}
+        if not channel.is_member and not channel.is_im:
+            return None, {"ok": False, "error": "not_in_channel"}
+        return channel, self._missing_scope("groups:history" if channel.is_private else "channels:history")
+
+    @staticmethod
+    def _page(messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
+        """One page of `messages` (in the order given), with Slack's cursor."""
+        limit = min(int(params.get("limit") or 100), 999)
+        start = int(str(params.get("cursor") or "0").removeprefix("next:"))
+        wanted = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        page = messages[start : start + limit]
+        more = start + limit < len(messages)
+        return {
+            "ok": True,
+            "messages": [m.payload(with_metadata=wanted) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"next:{start + limit}" if more else ""},
+        }
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, error = self._readable(params)
+        if error is not None:
+            return error
+        assert channel is not None
+        oldest = float(params.get("oldest") or 0)
+        top = [m for m in self.messages if m.channel == channel.id and m.thread_ts is None]
+        newest_first = [m for m in reversed(top) if float(m.ts) > oldest]
+        return self._page(newest_first, params)
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, error = self._readable(params)
+        if error is not None:
+            return error
+        assert channel is not None
+        ts = str(params.get("ts", ""))
+        parent = [m for m in self.messages if m.channel == channel.id and m.ts == ts and m.thread_ts is None]
+        if not parent:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = [m for m in self.messages if m.channel == channel.id and m.thread_ts == ts]
+        return self._page(parent + replies, params)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         rid = request.match_info["rid"]
