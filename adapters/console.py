@@ -60,6 +60,11 @@ class ConsoleAdapter:
     def channel_ref(name: str) -> ChannelRef:
         return ChannelRef(Platform.CONSOLE, WORKSPACE, name, name)
 
+    @property
+    def connected(self) -> bool:
+        """Reading its input (the console has nothing else to be connected to)."""
+        return self._task is not None and not self._task.done()
+
     # -- the port ------------------------------------------------------------
 
     async def start(self, inbox: Inbox) -> None:

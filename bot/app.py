@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from bot import metrics
 from bot.arxiv_client import ArxivClient
 from bot.arxiv_ids import parse_arxiv_id
 from bot.commands import Context, QueryReader, clean_text, dispatch, read_tracking_query
@@ -28,8 +29,10 @@ from bot.delivery import Deliverer, Outcome
 from bot.errors import INTERNAL_ERROR_REPLY, ArxivUnavailable, ErrorReporter, UserError
 from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
+from bot.health import Health, check_health
 from bot.ingest import ArxivService, abstract_reply, harvest_needs
 from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reply
+from bot.ops import OpsServer, SharesHttp
 from bot.ports import Adapter
 from bot.scheduling import Scheduler
 from storage import Store
@@ -83,6 +86,7 @@ class App:
         self._background: set[asyncio.Task[None]] = set()
         self._stack = AsyncExitStack()
         self._stopped = asyncio.Event()
+        self.ops: OpsServer | None = None  # serving on its own port (not shared, not off)
 
     @classmethod
     def from_config(cls, config: Config, *, adapter: str | None = None) -> App:
@@ -138,6 +142,7 @@ class App:
             self._deliverer = Deliverer(self._store, by_platform, self.config, self.clock, self.reporter)
             self.scheduler.start()
             self._stack.callback(self.scheduler.shutdown)
+            await self._start_ops()
             self._stack.push_async_callback(self._cancel_background)
             for adapter in self.adapters:
                 await adapter.start(self)
@@ -156,10 +161,33 @@ class App:
     ) -> None:
         await self._stack.aclose()
 
+    async def _start_ops(self) -> None:
+        """/healthz and /metrics on `ops.http_port`, or on the Slack adapter's port when it is that."""
+        port = self.config.ops.http_port
+        if not port:
+            return
+        server = OpsServer(self.health)
+        routes = server.routes()
+        for adapter in self.adapters:
+            if isinstance(adapter, SharesHttp) and adapter.share_http(port, routes):
+                log.info("serving /healthz and /metrics beside the %s adapter on port %d", adapter.name, port)
+                return
+        await server.start(self.config.ops.http_host, port)
+        self._stack.push_async_callback(server.stop)
+        self.ops = server
+
+    async def health(self) -> Health:
+        """The /healthz answer, now."""
+        return await check_health(self.store, self.adapters, self.config.ops, self.clock())
+
     # -- Inbox -------------------------------------------------------------
 
     async def command(self, cmd: Command) -> Reply:
         """Answer a command; any failure becomes a short reply, never an exception."""
+        with metrics.command_timer(cmd.name, cmd.channel.platform):
+            return await self._command(cmd)
+
+    async def _command(self, cmd: Command) -> Reply:
         try:
             reply = await dispatch(self.context, cmd)
             if cmd.name.casefold() in _RESCHEDULE_AFTER:
@@ -176,6 +204,10 @@ class App:
 
     async def direct_message(self, dm: DirectMessage) -> Reply:
         """Answer a DM: an arXiv id, link or title gets the abstract; anything else gets help."""
+        with metrics.command_timer("dm", dm.user.platform):
+            return await self._direct_message(dm)
+
+    async def _direct_message(self, dm: DirectMessage) -> Reply:
         try:
             text = clean_text(dm.text[: MAX_DM_CHARS + 1])
             if not text or len(text) > MAX_DM_CHARS:

@@ -144,7 +144,7 @@ class ArxivClient:
         self._rng = rng or random.Random()
         contact = config.contact or "https://github.com/paperbot"
         self.user_agent = f"paperbot/{__version__} (+{contact})"
-        self.session = PoliteSession(self.user_agent, config.timeout_s)
+        self.session = PoliteSession(self.user_agent, config.timeout_s, config.api_url)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.session.gate = self._gate
         self.session.on_retry_after = self._on_retry_after

@@ -28,6 +28,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from bot import metrics
 from bot.errors import ArxivDeferred
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,10 @@ Gate = Callable[[], contextlib.AbstractContextManager[Callable[[], None]]]
 class RetryableResponse(Exception):
     """arXiv answered, but not usefully (429, 5xx, HTML, broken XML): worth asking again."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, code: str = "malformed") -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.code = code  # the failure's metrics label: http_<status>, html, malformed
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -233,10 +235,11 @@ class PoliteSession(requests.Session):
     One kept connection: arXiv asks for one connection at a time (the gate serialises requests).
     """
 
-    def __init__(self, user_agent: str, timeout: float) -> None:
+    def __init__(self, user_agent: str, timeout: float, api_url: str = "") -> None:
         super().__init__()
         self.user_agent = user_agent
         self.timeout = timeout
+        self.api_url = api_url  # requests under it are "api" in the metrics, the rest "feed"
         self.gate: Gate = _no_gate
         self.on_retry_after: Callable[[float], None] = lambda seconds: None
         self.requests_made = 0
@@ -254,25 +257,36 @@ class PoliteSession(requests.Session):
         request.headers["User-Agent"] = self.user_agent
         kwargs["timeout"] = (self.timeout, self.timeout)
         kwargs["allow_redirects"] = False  # a redirect would re-enter the gate; arXiv sends none
+        endpoint = "api" if self.api_url and str(request.url).startswith(self.api_url) else "feed"
         with self.gate() as release:
             with self._count_lock:
                 self.requests_made += 1
+            metrics.arxiv_request(endpoint)
             log.debug("GET %s", request.url)
             with Deadline(self.timeout, release) as deadline:
                 try:
                     response = super().send(request, **kwargs)
                     _ = response.content  # read the body while we hold the connection
                 except (requests.RequestException, OSError) as err:
+                    timed_out = deadline.expired or isinstance(err, requests.Timeout)
+                    metrics.arxiv_failed(endpoint, "timeout" if timed_out else "connection")
                     if deadline.expired:
                         raise requests.Timeout(f"no complete answer within {self.timeout:g} s") from err
                     raise
             if deadline.expired:  # the cut may also look like a short answer that ended early
+                metrics.arxiv_failed(endpoint, "timeout")
                 raise requests.Timeout(f"no complete answer within {self.timeout:g} s")
             if int(response.status_code) in RETRY_STATUSES:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait:
                     self.on_retry_after(wait)  # before the gate opens for anyone else
-        check_response(response)
+        try:
+            check_response(response)
+        except RetryableResponse as err:
+            metrics.arxiv_failed(endpoint, err.code)
+            raise
+        if int(response.status_code) >= 400:
+            metrics.arxiv_failed(endpoint, f"http_{int(response.status_code)}")
         return response
 
 
@@ -285,7 +299,8 @@ def check_response(response: Any) -> None:
     """Raise RetryableResponse for answers worth retrying: 429/5xx, and 200s that are not XML feeds."""
     status = int(response.status_code)
     if status in RETRY_STATUSES:
-        raise RetryableResponse(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After")))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise RetryableResponse(f"HTTP {status}", retry_after, code=f"http_{status}")
     if status != 200:
         return  # other client errors are not retried; the caller reports them
     body: bytes = response.content
@@ -294,7 +309,7 @@ def check_response(response: Any) -> None:
     except ET.ParseError as err:
         head = body[:200].lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html")):
-            raise RetryableResponse("an HTML page instead of a feed") from None
+            raise RetryableResponse("an HTML page instead of a feed", code="html") from None
         raise RetryableResponse(f"malformed XML ({err})") from None
     if root.tag.rsplit("}", 1)[-1] not in ("feed", "rss", "RDF"):
         raise RetryableResponse(f"not a feed (<{root.tag}>)")

@@ -1,6 +1,7 @@
-"""The `paperbot` command line: run, harvest, status, config check, version.
+"""The `paperbot` command line: run, harvest, status, config check, the Slack and Discord tools.
 
-The only place that configures logging (libraries never do).
+The only place that configures logging (libraries never do). Everything it prints about the
+configuration or an error goes through the config's redactor: no secret reaches the terminal.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.config import ADAPTERS, Config, default_config_path, describe, load_config
+from bot.config import ADAPTERS, Config, check_config, default_config_path, describe, secret_problems
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
+from bot.logs import setup_logging
 
 log = logging.getLogger("paperbot")
 
@@ -30,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log verbosity on stderr (default: bot.log_level from the config, INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=None,
+        choices=["text", "json"],
+        help="log lines as text or as one JSON object per line (default: bot.log_format, text)",
     )
     parser.add_argument(
         "--config",
@@ -66,10 +74,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     discord = sub.add_parser("discord", help="Discord tools")
     discord_sub = discord.add_subparsers(dest="discord_command", metavar="ACTION", required=True)
-    discord_sub.add_parser(
+    invite = discord_sub.add_parser(
         "invite-url",
         parents=[late_config],
         help="print the URL that adds the bot to a server, with exactly the permissions it needs",
+    )
+    invite.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="the application id (Developer Portal → General Information); "
+        "without it, DISCORD_TOKEN is used to look it up",
+    )
+
+    slack = sub.add_parser("slack", help="Slack tools")
+    slack_sub = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
+    manifest = slack_sub.add_parser(
+        "manifest",
+        parents=[late_config],
+        help="print the Slack app manifest for the configured command names, scopes and mode",
+    )
+    manifest.add_argument(
+        "--request-url",
+        metavar="URL",
+        help="HTTP mode: the public https URL Slack sends requests to (e.g. https://host/slack/events)",
     )
 
     cfg = sub.add_parser("config", help="configuration tools")
@@ -82,31 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # discord.py and slack-sdk are chatty at INFO about every reconnect.
-    for noisy in ("discord", "slack_sdk", "slack_bolt", "apscheduler", "aiosqlite", "arxiv", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config or default_config_path(_environ()))
-    except ConfigError as exc:
-        print(f"paperbot: {exc}", file=sys.stderr)
-        return 2
-    _setup_logging(args.log_level or config.bot.log_level)
-
+    config, errors = check_config(args.config or default_config_path(_environ()))
     if args.command == "config":
-        print(describe(config))
-        print("\nconfig OK", file=sys.stderr)
-        return 0
+        return _config_check(config, errors)
+    if errors:
+        for line in errors:
+            print(f"paperbot: {line}", file=sys.stderr)
+        return 2
+    setup_logging(
+        args.log_level or config.bot.log_level, args.log_format or config.bot.log_format, config.redactor()
+    )
     if args.command == "run":
         return _run(config, args.adapter)
     if args.command == "harvest":
@@ -116,9 +131,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "discord":
         from adapters.discord.invite import cli_invite_url
 
-        return cli_invite_url(config)
+        return cli_invite_url(config, client_id=args.client_id)
+    if args.command == "slack":
+        from adapters.slack.manifest import cli_manifest
+
+        return cli_manifest(config, args.request_url)
     parser.print_help()
     return 2
+
+
+def _config_check(config: Config, errors: list[str]) -> int:
+    """`paperbot config check`: every problem at once, or the effective configuration."""
+    secret_errors, notes = secret_problems(config)
+    errors = errors + secret_errors
+    for note in notes:
+        print(f"paperbot: note: {note}", file=sys.stderr)
+    if errors:
+        for line in errors:
+            print(f"paperbot: {line}", file=sys.stderr)
+        print(f"\nconfig has {len(errors)} problem{'s' if len(errors) > 1 else ''}", file=sys.stderr)
+        return 2
+    print(describe(config))
+    print("\nconfig OK", file=sys.stderr)
+    return 0
 
 
 def _environ() -> dict[str, str]:
@@ -133,10 +168,10 @@ def _run(config: Config, adapter: str | None) -> int:
     except KeyboardInterrupt:
         return 130
     except (ConfigError, StorageError, PlatformAuthError, PlatformUnreachable) as exc:
-        print(f"paperbot: {exc}", file=sys.stderr)
+        print(f"paperbot: {config.redactor()(str(exc))}", file=sys.stderr)
         return 2
     except PaperbotError as exc:
-        print(f"paperbot: {exc}", file=sys.stderr)
+        print(f"paperbot: {config.redactor()(str(exc))}", file=sys.stderr)
         return 1
     return 0
 
@@ -163,7 +198,7 @@ def _harvest(config: Config, *, dry_run: bool) -> int:
     except KeyboardInterrupt:
         return 130
     except (ConfigError, StorageError) as exc:
-        print(f"paperbot: {exc}", file=sys.stderr)
+        print(f"paperbot: {config.redactor()(str(exc))}", file=sys.stderr)
         return 2
 
 
@@ -173,7 +208,7 @@ def _status(config: Config) -> int:
     try:
         return asyncio.run(run_status_command(config, out=sys.stdout))
     except (ConfigError, StorageError) as exc:
-        print(f"paperbot: {exc}", file=sys.stderr)
+        print(f"paperbot: {config.redactor()(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -1,31 +1,39 @@
-"""Configuration: a TOML file for settings, the environment for secrets.
+"""Configuration: a TOML file and the environment for settings, the environment alone for secrets.
 
-`load_config` validates everything at startup and names file, key and reason
-on error (`config.toml: schedule.post_time: "25:00" is not a time`). Every key
-has a default, so running with no file at all works.
+Every key is declared once, in its section's dataclass, with the parser that validates it
+(`setting(default, parser)`). The same parser checks the file and the environment: any key
+can be overridden as `PAPERBOT_<SECTION>__<KEY>` (`PAPERBOT_SCHEDULE__POST_TIME=08:30`), the
+string read as the file's type would be (numbers, true/false, comma-separated lists).
+`load_config` reports every problem at once, each naming where it came from, the key and the
+reason (`config.toml: schedule.post_time: "25:00" is not a time`). Every key has a default,
+so running with no file at all works.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import platformdirs
 
+from bot import config_values as v
 from bot.arxiv_calendar import ARXIV_HOLIDAYS, holiday_dates
 from bot.errors import ConfigError
-from bot.settings import parse_max_papers, parse_post_time, parse_timezone
+from bot.redact import Redactor
+from bot.redact import Secret as Secret  # re-exported: adapters take their tokens as Secret
 
 ADAPTERS = ("console", "slack", "discord")
 SECRET_ENV_VARS = ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
-ARXIV_HOSTS = ("arxiv.org", "export.arxiv.org", "rss.arxiv.org", "export.arxiv.org")
+ARXIV_HOSTS = ("arxiv.org", "export.arxiv.org", "rss.arxiv.org")
+ENV_PREFIX = "PAPERBOT_"
+# PAPERBOT_* variables that are not `<SECTION>__<KEY>` overrides.
+ENV_OWN = {"PAPERBOT_CONFIG": "the config file", "PAPERBOT_DATABASE": "bot.database"}
 
 # Every arXiv archive: a subscription without `cat:` needs all of them.
 ALL_ARXIV_ARCHIVES = (
@@ -33,67 +41,54 @@ ALL_ARXIV_ARCHIVES = (
     "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
 )  # fmt: skip
 
+T = TypeVar("T")
 
-class Secret:
-    """A secret value whose repr and str never show it."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'**********'"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+def setting(default: T, parse: v.Parser, env: v.EnvReader | None = None) -> T:
+    """A config key: its default and the parser its values (from the file or the environment) go through."""
+    return field(default=default, metadata={"parse": parse, "env": env or v.env_reader(default)})
 
 
 @dataclass(frozen=True, slots=True)
 class BotConfig:
-    adapter: str = "auto"  # auto: every platform whose tokens are set, else the console
-    database: str = ""  # empty: <user data dir>/paperbot.db
-    log_level: str = "INFO"
-    max_subscriptions_per_channel: int = 50
+    # auto: every platform whose tokens are set, else the console
+    adapter: str = setting("auto", v.one_of("auto", *ADAPTERS))
+    database: str = setting("", v.expect(str, "a path"))  # empty: <user data dir>/paperbot.db
+    log_level: str = setting("INFO", lambda x: v.one_of("DEBUG", "INFO", "WARNING", "ERROR")(str(x).upper()))
+    log_format: str = setting("text", v.one_of("text", "json"))  # json: one object per line
+    max_subscriptions_per_channel: int = setting(50, v.positive("a number", 10_000, whole=True))
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
-    timezone: str = "UTC"  # default timezone of a channel's post time
-    post_time: str = "09:00"  # default digest time, or "asap"
-    harvest_time: str = "00:30"  # when the day's feeds are read, in harvest_timezone
-    harvest_timezone: str = "America/New_York"  # arXiv's own clock
+    timezone: str = setting("UTC", v.timezone)  # default timezone of a channel's post time
+    post_time: str = setting("09:00", v.post_time)  # default digest time, or "asap"
+    harvest_time: str = setting("00:30", v.harvest_time)  # when the day's feeds are read
+    harvest_timezone: str = setting("America/New_York", v.timezone)  # arXiv's own clock
 
 
 @dataclass(frozen=True, slots=True)
 class DigestConfig:
-    max_papers: int = 15  # default cap of papers in one digest
+    max_papers: int = setting(15, v.max_papers)  # default cap of papers in one digest
     # How far back a digest looks for undelivered papers (a channel paused or unreachable for
     # longer gets only the most recent ones); it also bounds how many papers each run matches.
-    lookback_days: int = 14
+    lookback_days: int = setting(14, v.positive("a number of days", 90, whole=True))
 
 
 @dataclass(frozen=True, slots=True)
 class ArxivConfig:
-    api_url: str = "https://export.arxiv.org/api/query"
-    feed_url: str = "https://rss.arxiv.org"
-    categories: tuple[str, ...] = ALL_ARXIV_ARCHIVES
-    contact: str = ""
-    min_interval_s: float = 3.0
-    timeout_s: float = 30.0  # the whole of one request: connecting, sending and reading the answer
-    max_retries: int = 4
+    api_url: str = setting("https://export.arxiv.org/api/query", v.url())
+    feed_url: str = setting("https://rss.arxiv.org", v.url())
+    categories: tuple[str, ...] = setting(ALL_ARXIV_ARCHIVES, v.categories)
+    contact: str = setting("", v.expect(str, "an email address or URL"))
+    min_interval_s: float = setting(3.0, v.positive("a number of seconds", 3600))
+    # the whole of one request: connecting, sending and reading the answer
+    timeout_s: float = setting(30.0, v.positive("a number of seconds", 600))
+    max_retries: int = setting(4, v.positive("a number", 20, whole=True))
     # Announcement days every harvest makes sure of: missing or partial ones are read again.
-    catch_up_days: int = 7
+    catch_up_days: int = setting(7, v.positive("a number of announcement days", 30, whole=True))
     # Evenings without an announcement, in arXiv's convention, on top of ARXIV_HOLIDAYS.
-    holidays: tuple[date, ...] = ()
+    holidays: tuple[date, ...] = setting((), v.dates)
 
     def no_announcement_dates(self) -> frozenset[date]:
         """Announcement dates that do not exist: the built-in holidays and the configured ones."""
@@ -102,20 +97,33 @@ class ArxivConfig:
 
 @dataclass(frozen=True, slots=True)
 class SlackConfig:
-    mode: str = "socket"  # socket | http
-    api_url: str = "https://slack.com/api/"
-    http_host: str = "0.0.0.0"
-    http_port: int = 3000
-    http_path: str = "/slack/events"
+    mode: str = setting("socket", v.one_of("socket", "http"))
+    api_url: str = setting("https://slack.com/api/", v.url())
+    http_host: str = setting("0.0.0.0", v.expect(str, "a host name or address"))
+    http_port: int = setting(3000, v.port)
+    http_path: str = setting("/slack/events", v.expect(str, "a URL path"))
+    # "pb-" names the commands /pb-track, /pb-papers, ... where other apps use the plain names.
+    command_prefix: str = setting("", v.command_prefix)
+    # Who may change what a channel tracks and its settings: "everyone", "admins", or ids.
+    managers: str | tuple[str, ...] = setting("everyone", v.managers, v.env_word_or_list)
 
 
 @dataclass(frozen=True, slots=True)
 class DiscordConfig:
-    dev_guild_id: int = 0  # 0: sync commands globally
-    manage_permission: str = "manage_channels"  # needed for /track, /untrack, /settings, /digest
+    dev_guild_id: int = setting(0, v.expect(int, "a guild id"))  # 0: sync commands globally
+    # needed for /track, /untrack, /settings, /digest
+    manage_permission: str = setting("manage_channels", v.expect(str, "a Discord permission name"))
     # Discord's REST base and gateway; only tests and proxies point elsewhere.
-    api_url: str = "https://discord.com/api/v10"
-    gateway_url: str = "wss://gateway.discord.gg/"
+    api_url: str = setting("https://discord.com/api/v10", v.url())
+    gateway_url: str = setting("wss://gateway.discord.gg/", v.url("ws", "wss"))
+
+
+@dataclass(frozen=True, slots=True)
+class OpsConfig:
+    http_port: int = setting(0, v.port)  # /healthz and /metrics; 0: off
+    http_host: str = setting("0.0.0.0", v.expect(str, "a host name or address"))
+    # /healthz fails when the latest harvest failed and the last good one is older than this.
+    harvest_max_age_hours: float = setting(80.0, v.positive("a number of hours", 24 * 90))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +132,10 @@ class Secrets:
     slack_bot_token: Secret | None = None
     slack_app_token: Secret | None = None
     slack_signing_secret: Secret | None = None
+
+    def values(self) -> list[str]:
+        """The revealed values, for masking them wherever text is shown."""
+        return [s.reveal() for s in (getattr(self, f.name) for f in fields(self)) if s is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +146,11 @@ class Config:
     arxiv: ArxivConfig = field(default_factory=ArxivConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
     secrets: Secrets = field(default_factory=Secrets)
     source: str = "(defaults)"  # the file this came from, for messages
+    # (section.key, environment variable) of every key the environment set
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def database_path(self) -> Path:
@@ -154,132 +169,30 @@ class Config:
             chosen.append("discord")
         return tuple(chosen) or ("console",)
 
+    def origin(self, key: str) -> str:
+        """Where `section.key` was set, for messages: `config.toml: bot.adapter` or the variable."""
+        var = dict(self.overrides).get(key)
+        return f"environment: {var}" if var else f"{self.source}: {key}"
 
-T = TypeVar("T")
-
-
-def _check(source: str, key: str, value: Any, parse: Callable[[Any], T]) -> T:
-    try:
-        return parse(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{source}: {key}: {exc}") from None
-
-
-def _expect(kind: type | tuple[type, ...], what: str) -> Callable[[Any], Any]:
-    def parse(value: Any) -> Any:
-        # bool is an int in Python; a TOML `true` where a number belongs is a mistake.
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise TypeError(f"{value!r} is not {what}")
-        if not isinstance(value, kind):
-            raise TypeError(f"{value!r} is not {what}")
-        return value
-
-    return parse
+    def redactor(self) -> Redactor:
+        """Masks this config's secrets (and URL passwords, token-shaped strings) in text."""
+        return Redactor(self.secrets.values())
 
 
-def _one_of(*choices: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-        return str(value)
-
-    return parse
-
-
-def _url(value: Any, schemes: tuple[str, str] = ("http", "https")) -> str:
-    if not isinstance(value, str) or urlsplit(value).scheme not in schemes or not urlsplit(value).netloc:
-        raise ValueError(f"{value!r} is not an {schemes[0]}(s) URL")
-    return value
-
-
-def _positive(what: str, upper: float) -> Callable[[Any], Any]:
-    def parse(value: Any) -> Any:
-        _expect((int, float), what)(value)
-        if not 0 < value <= upper:
-            raise ValueError(f"{value!r} is out of range (0-{upper:g})")
-        return value
-
-    return parse
-
-
-def _dates(value: Any) -> tuple[date, ...]:
-    if not isinstance(value, list):
-        raise TypeError('must be a list of dates such as ["2026-12-24"]')
-    out = []
-    for v in value:
-        if isinstance(v, date) and not isinstance(v, datetime):  # TOML's bare 2026-12-24
-            out.append(v)
-            continue
-        if isinstance(v, str):
-            with contextlib.suppress(ValueError):
-                out.append(date.fromisoformat(v.strip()))
-                continue
-        raise ValueError(f"{v!r} is not a date (YYYY-MM-DD)")
-    return tuple(sorted(set(out)))
-
-
-def _categories(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
-        raise TypeError(
-            'must be a non-empty list of arXiv categories such as "cs.CV" or archives such as "cs"'
-        )
-    return tuple(v.strip() for v in value)
-
-
-# section -> key -> parser; the parser gets the raw TOML value and returns the typed one.
-_PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "bot": {
-        "adapter": _one_of("auto", *ADAPTERS),
-        "database": _expect(str, "a path"),
-        "log_level": _one_of("DEBUG", "INFO", "WARNING", "ERROR"),
-        "max_subscriptions_per_channel": lambda v: int(_positive("a number", 10_000)(v)),
-    },
-    "schedule": {
-        "timezone": lambda v: parse_timezone(_expect(str, "a timezone")(v)),
-        "post_time": lambda v: parse_post_time(_expect(str, "a time")(v)),
-        "harvest_time": lambda v: parse_post_time(_expect(str, "a time")(v), allow_asap=False),
-        "harvest_timezone": lambda v: parse_timezone(_expect(str, "a timezone")(v)),
-    },
-    "digest": {
-        "max_papers": lambda v: parse_max_papers(_expect(int, "a number")(v)),
-        "lookback_days": lambda v: int(_positive("a number of days", 90)(v)),
-    },
-    "arxiv": {
-        "api_url": _url,
-        "feed_url": _url,
-        "categories": _categories,
-        "contact": _expect(str, "an email address or URL"),
-        "min_interval_s": _positive("a number of seconds", 3600),
-        "timeout_s": _positive("a number of seconds", 600),
-        "max_retries": lambda v: int(_positive("a number", 20)(v)),
-        "catch_up_days": lambda v: int(
-            _positive("a number of announcement days", 30)(_expect(int, "a number")(v))
-        ),
-        "holidays": _dates,
-    },
-    "slack": {
-        "mode": _one_of("socket", "http"),
-        "api_url": _url,
-        "http_host": _expect(str, "a host name or address"),
-        "http_port": lambda v: int(_positive("a port", 65535)(v)),
-        "http_path": _expect(str, "a URL path"),
-    },
-    "discord": {
-        "dev_guild_id": lambda v: int(_expect(int, "a guild id")(v)),
-        "manage_permission": _expect(str, "a Discord permission name"),
-        "api_url": _url,
-        "gateway_url": lambda v: _url(v, ("ws", "wss")),
-    },
+SECTIONS: dict[str, type] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in fields(Config)
+    if f.default_factory is not MISSING and f.name != "secrets"
 }
 
-_SECTION_TYPES: dict[str, type] = {
-    "bot": BotConfig,
-    "schedule": ScheduleConfig,
-    "digest": DigestConfig,
-    "arxiv": ArxivConfig,
-    "slack": SlackConfig,
-    "discord": DiscordConfig,
-}
+
+def _keys(section: str) -> dict[str, Field[Any]]:
+    return {f.name: f for f in fields(SECTIONS[section])}
+
+
+def env_name(section: str, key: str) -> str:
+    """`schedule`, `post_time` -> `PAPERBOT_SCHEDULE__POST_TIME`."""
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
 
 
 def default_config_path(environ: Mapping[str, str]) -> Path | None:
@@ -290,41 +203,125 @@ def default_config_path(environ: Mapping[str, str]) -> Path | None:
     return local if local.is_file() else None
 
 
-def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the config file (or defaults) and the secrets from `environ`."""
-    env = os.environ if environ is None else environ
-    source = "(defaults)"
-    data: dict[str, Any] = {}
-    if path is not None:
-        source = str(path)
+class _Loader:
+    """Collects the values of a load and every problem found on the way."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        self.origin: dict[str, str] = {}  # "section.key" -> where its value came from, for messages
+        self.overrides: dict[str, str] = {}
+        self.errors: list[str] = []
+
+    def where(self, key: str) -> str:
+        return self.origin.get(key, f"{self.source}: {key}")
+
+    def set(self, section: str, key: str, raw: Any, origin: str, *, from_env: str | None = None) -> None:
+        spec = _keys(section)[key]
+        try:
+            if from_env is not None:
+                raw = spec.metadata["env"](raw)
+            self.values[section][key] = spec.metadata["parse"](raw)
+        except (ValueError, TypeError) as exc:
+            self.errors.append(f"{origin}: {exc}")
+            return
+        self.origin[f"{section}.{key}"] = origin
+        if from_env is not None:
+            self.overrides[f"{section}.{key}"] = from_env
+
+    def read_file(self, path: Path) -> None:
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(f"{source}: no such file (copy config.example.toml to start)") from None
+            self.errors.append(f"{self.source}: no such file (copy config.example.toml to start)")
+            return
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{source}: cannot be read: {exc}") from None
+            self.errors.append(f"{self.source}: cannot be read: {exc}")
+            return
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+            self.errors.append(f"{self.source}: not valid TOML: {exc}")
+            return
+        for name, raw in data.items():
+            if name not in SECTIONS:
+                self.errors.append(f"{self.source}: [{name}]: unknown section (known: {', '.join(SECTIONS)})")
+            elif not isinstance(raw, dict):
+                self.errors.append(f"{self.source}: {name}: must be a [{name}] table")
+            else:
+                for key, value in raw.items():
+                    if key not in _keys(name):
+                        known = ", ".join(_keys(name))
+                        self.errors.append(
+                            f"{self.source}: {name}.{key}: unknown key (known in [{name}]: {known})"
+                        )
+                    else:
+                        self.set(name, key, value, f"{self.source}: {name}.{key}")
 
-    sections: dict[str, Any] = {}
-    for name, raw in data.items():
-        if name not in _PARSERS:
-            raise ConfigError(f"{source}: [{name}]: unknown section (known: {', '.join(_PARSERS)})")
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{source}: {name}: must be a [{name}] table")
-        values = {}
-        for key, value in raw.items():
-            parser = _PARSERS[name].get(key)
-            if parser is None:
-                known = ", ".join(_PARSERS[name])
-                raise ConfigError(f"{source}: {name}.{key}: unknown key (known in [{name}]: {known})")
-            values[key] = _check(source, f"{name}.{key}", value, parser)
-        sections[name] = _SECTION_TYPES[name](**values)
+    def read_environment(self, env: Mapping[str, str]) -> None:
+        own_database = env.get("PAPERBOT_DATABASE", "").strip()
+        if own_database and not env.get(env_name("bot", "database"), "").strip():
+            self.set(
+                "bot",
+                "database",
+                own_database,
+                "environment: PAPERBOT_DATABASE",
+                from_env="PAPERBOT_DATABASE",
+            )
+        for var in sorted(env):
+            text = env[var]
+            if not var.upper().startswith(ENV_PREFIX) or var.upper() in ENV_OWN or not text.strip():
+                continue  # an empty value counts as unset, as compose and systemd files often leave them
+            section, sep, key = var[len(ENV_PREFIX) :].lower().partition("__")
+            origin = f"environment: {var}"
+            if not sep or section not in SECTIONS:
+                self.errors.append(
+                    f"{origin}: not a paperbot setting (settings are PAPERBOT_<SECTION>__<KEY>, with two "
+                    f"underscores, sections: {', '.join(SECTIONS)}; also {', '.join(ENV_OWN)})"
+                )
+            elif key not in _keys(section):
+                known = ", ".join(env_name(section, k) for k in _keys(section))
+                self.errors.append(f"{origin}: unknown key (known for [{section}]: {known})")
+            else:
+                self.set(section, key, text, origin, from_env=var)
 
-    cfg = Config(**sections, secrets=_secrets(env), source=source)
-    if env.get("PAPERBOT_DATABASE"):
-        cfg = replace(cfg, bot=replace(cfg.bot, database=env["PAPERBOT_DATABASE"]))
-    _check_cross_field(cfg)
+    def check_cross_field(self, cfg: Config) -> None:
+        if cfg.arxiv.min_interval_s < 3 and any(
+            urlsplit(u).hostname in ARXIV_HOSTS for u in (cfg.arxiv.api_url, cfg.arxiv.feed_url)
+        ):
+            self.errors.append(
+                f"{self.where('arxiv.min_interval_s')}: {cfg.arxiv.min_interval_s:g} is below arXiv's limit "
+                "of one request every 3 seconds (lower values are only for local test servers)"
+            )
+
+
+def check_config(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[Config, list[str]]:
+    """The configuration as far as it is valid (defaults elsewhere), and every problem, secrets masked."""
+    env = os.environ if environ is None else environ
+    loader = _Loader(str(path) if path is not None else "(defaults)")
+    if path is not None:
+        loader.read_file(path)
+    loader.read_environment(env)
+    sections = {name: SECTIONS[name](**values) for name, values in loader.values.items()}
+    cfg = Config(
+        **sections,
+        secrets=_secrets(env),
+        source=loader.source,
+        overrides=tuple(sorted(loader.overrides.items())),
+    )
+    loader.check_cross_field(cfg)
+    redact = cfg.redactor()
+    return cfg, [redact(e) for e in loader.errors]
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config file (or defaults), the environment's overrides and the secrets.
+
+    Raises ConfigError listing every problem, one per line.
+    """
+    cfg, errors = check_config(path, environ)
+    if errors:
+        raise ConfigError("\n".join(errors))
     return cfg
 
 
@@ -333,23 +330,7 @@ def _secrets(env: Mapping[str, str]) -> Secrets:
         value = env.get(name, "").strip()
         return Secret(value) if value else None
 
-    return Secrets(
-        discord_token=get("DISCORD_TOKEN"),
-        slack_bot_token=get("SLACK_BOT_TOKEN"),
-        slack_app_token=get("SLACK_APP_TOKEN"),
-        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
-    )
-
-
-def _check_cross_field(cfg: Config) -> None:
-    src = cfg.source
-    if cfg.arxiv.min_interval_s < 3 and any(
-        urlsplit(u).hostname in ARXIV_HOSTS for u in (cfg.arxiv.api_url, cfg.arxiv.feed_url)
-    ):
-        raise ConfigError(
-            f"{src}: arxiv.min_interval_s: {cfg.arxiv.min_interval_s:g} is below arXiv's limit of one "
-            "request every 3 seconds (lower values are only for local test servers)"
-        )
+    return Secrets(**{name.lower(): get(name) for name in SECRET_ENV_VARS})
 
 
 def missing_secrets(cfg: Config, adapter: str) -> list[str]:
@@ -367,23 +348,42 @@ def missing_secrets(cfg: Config, adapter: str) -> list[str]:
     return [name for name, value in need if value is None]
 
 
+def secret_problems(cfg: Config) -> tuple[list[str], list[str]]:
+    """(errors, notes) about the secrets: a configured adapter without its tokens, half a Slack setup."""
+    errors, notes = [], []
+    if cfg.bot.adapter != "auto":
+        missing = missing_secrets(cfg, cfg.bot.adapter)
+        if missing:
+            errors.append(
+                f"{cfg.origin('bot.adapter')}: {cfg.bot.adapter} needs the environment variable(s) "
+                f"{', '.join(missing)}"
+            )
+    else:
+        s = cfg.secrets
+        missing = missing_secrets(cfg, "slack")
+        if missing and (s.slack_bot_token or s.slack_app_token or s.slack_signing_secret):
+            notes.append(f"Slack tokens are set but not {', '.join(missing)}: Slack will not start")
+    return errors, notes
+
+
 def describe(cfg: Config) -> str:
-    """The effective configuration as TOML-like text, secrets masked."""
-    lines = [f"# effective configuration (from {cfg.source})"]
-    for f in fields(cfg):
-        if f.name in ("secrets", "source"):
-            continue
-        section = getattr(cfg, f.name)
-        lines.append(f"\n[{f.name}]")
+    """The effective configuration as TOML-like text; secrets and URL passwords masked."""
+    overridden = dict(cfg.overrides)
+    lines = [f"# effective configuration (from {cfg.source}, and the environment where noted)"]
+    for name in SECTIONS:
+        section = getattr(cfg, name)
+        lines.append(f"\n[{name}]")
         for sf in fields(section):
-            lines.append(f"{sf.name} = {_toml_value(getattr(section, sf.name))}")
+            line = f"{sf.name} = {_toml_value(getattr(section, sf.name))}"
+            var = overridden.get(f"{name}.{sf.name}")
+            lines.append(f"{line}  # from {var}" if var else line)
     lines.append(f"\n# database file: {cfg.database_path}")
     lines.append(f"# adapters: {', '.join(cfg.adapters())}")
     lines.append("\n# secrets (from the environment)")
     for name in SECRET_ENV_VARS:
         value = getattr(cfg.secrets, name.lower())
         lines.append(f"# {name}: {'**********' if value else '(not set)'}")
-    return "\n".join(lines)
+    return cfg.redactor()("\n".join(lines))
 
 
 def _toml_value(value: object) -> str:

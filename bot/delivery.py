@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import digest
+from bot import digest, metrics
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
 from bot.models import ChannelRef, Platform, Post, ThreadItem
@@ -112,6 +112,7 @@ class Deliverer:
                 try:
                     return await deliver(channel)
                 except Exception as exc:
+                    metrics.delivery_failed(channel.platform, "error")
                     self.reporter.report(exc, "digest delivery", {"channel": str(channel)})
                     return Outcome(channel, "failed", detail=str(exc))
 
@@ -213,10 +214,12 @@ class Deliverer:
         channel = record.channel
         adapter = self.adapters.get(channel.platform)
         if adapter is None:
+            metrics.delivery_failed(channel.platform, "no_adapter")
             return Outcome(channel, "failed", detail=f"no {channel.platform} adapter is running")
         try:
             posted = await self._send(adapter, record)
         except ChannelUnreachable as exc:
+            metrics.delivery_failed(channel.platform, "unreachable")
             retry_at = await self.store.channels.mark_unreachable(channel, exc.reason, self.clock())
             log.warning(
                 "cannot post to %s: %s. %s The digest is kept and retried after %s.",
@@ -227,6 +230,7 @@ class Deliverer:
             )
             return Outcome(channel, "unreachable", detail=f"{exc.reason}. {exc.fix}".strip())
         await self.store.deliveries.complete(record.id, self.clock())
+        metrics.digest_posted(channel.platform)
         if await self.store.channels.retry_at(channel) is not None:
             await self.store.channels.clear_unreachable(channel)
             log.info("%s is reachable again", channel)
@@ -280,4 +284,6 @@ class Deliverer:
                 await ledger.set_footer(record.id, message_id)
             else:
                 await ledger.mark_posted(record.id, entry.arxiv_id, message_id, self.clock())
+                # Counted with its id recorded: a card found after a crash was not counted before it.
+                metrics.card_posted(channel.platform)
         return sum(1 for _, _, entry in thread if entry is not None)

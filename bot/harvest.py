@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from bot import metrics
 from bot.arxiv_calendar import (
     ARXIV_TZ,
     REPOLL_EVERY,
@@ -149,6 +150,12 @@ class Harvester:
         )
         if run_id is not None:
             await self._record_run(run_id, now, days[-1], result)
+        kept = [] if dry_run else [d for d in reports if d.read]
+        metrics.harvested(
+            result.status,
+            result.seconds,
+            [(d.day, {"new": d.new, "cross": d.cross, "replace": d.replaced}) for d in kept],
+        )
         if work and progress is None:  # with a progress callback, the caller shows the report
             log.info("%s", result.summary())
         return result

@@ -21,9 +21,10 @@ async def run_harvest_command(config: Config, *, dry_run: bool, out: TextIO) -> 
     Exit code 1 when arXiv could not be read (the days stay partial or missing for the next run).
     """
     client = ArxivClient(config.arxiv)
+    redact = config.redactor()  # a mirror's URL may carry a password
 
     def progress(line: str) -> None:
-        print(line, file=out, flush=True)
+        print(redact(line), file=out, flush=True)
 
     try:
         async with await Store.open(config.database_path) as store:

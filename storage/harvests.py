@@ -107,6 +107,14 @@ class HarvestRepository:
             row = await cur.fetchone()
         return _row_to_run(row) if row else None
 
+    async def latest(self, statuses: tuple[str, ...] = STATUSES) -> HarvestRun | None:
+        """The most recent run with one of `statuses`."""
+        marks = ", ".join("?" for _ in statuses)
+        sql = f"{_SELECT} WHERE status IN ({marks}) ORDER BY id DESC LIMIT 1"
+        async with self._db.conn.execute(sql, statuses) as cur:
+            row = await cur.fetchone()
+        return _row_to_run(row) if row else None
+
     async def recent(self, limit: int = 20) -> list[HarvestRun]:
         """The latest runs, newest first."""
         async with self._db.conn.execute(_SELECT + " ORDER BY id DESC LIMIT ?", (limit,)) as cur:

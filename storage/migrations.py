@@ -150,6 +150,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         GROUP BY announced
         """,
     ),
+    # 4: a one-row table that /healthz writes to: proof that the database still takes writes.
+    (
+        """
+        CREATE TABLE IF NOT EXISTS health_checks (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at TEXT NOT NULL
+        )
+        """,
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

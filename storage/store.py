@@ -10,6 +10,7 @@ from storage.database import Database
 from storage.days import DayRepository
 from storage.deliveries import DeliveryRepository
 from storage.harvests import HarvestRepository
+from storage.health import HealthRepository
 from storage.papers import PaperRepository
 from storage.subscriptions import SubscriptionRepository
 
@@ -25,6 +26,7 @@ class Store:
         self.harvests = HarvestRepository(db)
         self.days = DayRepository(db)
         self.deliveries = DeliveryRepository(db, self.channels)
+        self.health = HealthRepository(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

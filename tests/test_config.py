@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Secret, describe, load_config, missing_secrets
+from bot.config import SECTIONS, Secret, describe, env_name, load_config, missing_secrets, secret_problems
 from bot.errors import ConfigError
 
 
@@ -29,13 +29,16 @@ def test_database_can_come_from_the_environment(tmp_path: Path) -> None:
     assert cfg.database_path == tmp_path / "x.db"
 
 
-def test_the_example_config_is_valid_and_documents_every_key() -> None:
+def test_the_example_config_is_valid_and_documents_every_key_with_its_default() -> None:
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     cfg = load_config(example, environ={})
     text = example.read_text(encoding="utf-8")
-    for section in ("bot", "schedule", "digest", "arxiv", "slack", "discord"):
+    defaults = load_config(None, environ={})
+    for section in SECTIONS:
+        assert f"\n[{section}]\n" in text, f"config.example.toml has no [{section}]"
+        assert getattr(cfg, section) == getattr(defaults, section), section
         for key in type(getattr(cfg, section)).__dataclass_fields__:
-            assert f"{key} =" in text, f"config.example.toml does not document {section}.{key}"
+            assert f"\n{key} =" in text, f"config.example.toml does not document {section}.{key}"
 
 
 @pytest.mark.parametrize(
@@ -109,3 +112,174 @@ def test_missing_secrets_are_named_per_adapter() -> None:
     assert missing_secrets(cfg, "discord") == ["DISCORD_TOKEN"]
     assert missing_secrets(cfg, "console") == []
     assert cfg.adapters() == ("console",)  # a bot token alone cannot open Socket Mode
+
+
+# -- the environment --------------------------------------------------------------------------
+
+
+def test_every_key_can_be_set_from_the_environment() -> None:
+    """Each key, set to its default written as an operator would, reads back as that default."""
+    defaults = load_config(None, environ={})
+    env = {}
+    for section in SECTIONS:
+        for key, value in vars_of(getattr(defaults, section)).items():
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            env[env_name(section, key)] = text or " "  # an empty value counts as unset
+    cfg = load_config(None, environ=env)
+    for section in SECTIONS:
+        assert getattr(cfg, section) == getattr(defaults, section), section
+    assert len(cfg.overrides) == sum(1 for v in env.values() if v.strip())
+
+
+def test_holidays_from_the_environment_are_days_without_an_announcement() -> None:
+    cfg = load_config(None, environ={"PAPERBOT_ARXIV__HOLIDAYS": "2026-12-24,2026-12-30"})
+    assert {date(2026, 12, 25), date(2026, 12, 31)} <= cfg.arxiv.no_announcement_dates()  # the mornings after
+    assert "holidays = [2026-12-24, 2026-12-30]  # from PAPERBOT_ARXIV__HOLIDAYS" in describe(cfg)
+
+
+def vars_of(section: object) -> dict[str, object]:
+    return {k: getattr(section, k) for k in type(section).__dataclass_fields__}
+
+
+def test_environment_values_are_typed_and_win_over_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[schedule]\npost_time = "07:00"\n[digest]\nmax_papers = 5\n')
+    env = {
+        "PAPERBOT_SCHEDULE__POST_TIME": "8:30",
+        "PAPERBOT_DIGEST__MAX_PAPERS": "20",
+        "PAPERBOT_ARXIV__CATEGORIES": "cs.CV, stat.ML",
+        "PAPERBOT_ARXIV__MIN_INTERVAL_S": "5",
+        "PAPERBOT_BOT__LOG_LEVEL": "debug",
+        "PAPERBOT_OPS__HTTP_PORT": "8080",
+        "PAPERBOT_SLACK__MANAGERS": "U0ALICE,S0EDITORS",
+        "PAPERBOT_DISCORD__DEV_GUILD_ID": "1234567890",
+    }
+    cfg = load_config(path, environ=env)
+    assert cfg.schedule.post_time == "08:30"
+    assert cfg.digest.max_papers == 20
+    assert cfg.arxiv.categories == ("cs.CV", "stat.ML")
+    assert cfg.arxiv.min_interval_s == 5.0
+    assert cfg.bot.log_level == "DEBUG"
+    assert cfg.ops.http_port == 8080
+    assert cfg.slack.managers == ("U0ALICE", "S0EDITORS")
+    assert cfg.discord.dev_guild_id == 1234567890
+    shown = describe(cfg)
+    assert 'post_time = "08:30"  # from PAPERBOT_SCHEDULE__POST_TIME' in shown
+    assert "max_papers = 20  # from PAPERBOT_DIGEST__MAX_PAPERS" in shown
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"PAPERBOT_ARXIV__CATEGORIES": '["cs", "math.AG"]'}, ("arxiv", "categories", ("cs", "math.AG"))),
+        ({"PAPERBOT_SLACK__MANAGERS": "admins"}, ("slack", "managers", "admins")),
+        ({"PAPERBOT_SLACK__MANAGERS": "U0ALICE"}, ("slack", "managers", ("U0ALICE",))),
+        ({"PAPERBOT_SLACK__COMMAND_PREFIX": "pb-"}, ("slack", "command_prefix", "pb-")),
+        ({"PAPERBOT_BOT__LOG_FORMAT": "json"}, ("bot", "log_format", "json")),
+        ({"PAPERBOT_ARXIV__CATCH_UP_DAYS": "10"}, ("arxiv", "catch_up_days", 10)),
+        (
+            {"PAPERBOT_ARXIV__HOLIDAYS": "2026-12-31, 2026-12-24"},
+            ("arxiv", "holidays", (date(2026, 12, 24), date(2026, 12, 31))),
+        ),
+        ({"PAPERBOT_ARXIV__HOLIDAYS": "[2026-12-24]"}, ("arxiv", "holidays", (date(2026, 12, 24),))),
+        ({"PAPERBOT_DIGEST__MAX_PAPERS": ""}, ("digest", "max_papers", 15)),  # empty: unset
+        ({"PAPERBOT_DATABASE": "/data/a.db"}, ("bot", "database", "/data/a.db")),
+        (
+            {"PAPERBOT_DATABASE": "/data/a.db", "PAPERBOT_BOT__DATABASE": "/data/b.db"},
+            ("bot", "database", "/data/b.db"),
+        ),
+    ],
+)
+def test_environment_forms(env: dict[str, str], expected: tuple[str, str, object]) -> None:
+    section, key, value = expected
+    assert getattr(getattr(load_config(None, environ=env), section), key) == value
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"PAPERBOT_DIGEST__MAX_PAPERS": "lots"},
+            'PAPERBOT_DIGEST__MAX_PAPERS: "lots" is not a whole number',
+        ),
+        ({"PAPERBOT_DIGEST__MAX_PAPERS": "0"}, "PAPERBOT_DIGEST__MAX_PAPERS: 0 papers is out of range"),
+        ({"PAPERBOT_SCHEDULE__POST_TIME": "25:00"}, 'PAPERBOT_SCHEDULE__POST_TIME: "25:00" is not a time'),
+        ({"PAPERBOT_OPS__HTTP_PORT": "70000"}, "PAPERBOT_OPS__HTTP_PORT: 70000 is not a port number"),
+        ({"PAPERBOT_ARXIV__MIN_INTERVAL_S": "fast"}, '"fast" is not a number'),
+        ({"PAPERBOT_ARXIV__CATEGORIES": '["cs"'}, "PAPERBOT_ARXIV__CATEGORIES: "),
+        ({"PAPERBOT_ARXIV__CATEGORIES": ","}, "must be a non-empty list"),
+        ({"PAPERBOT_ARXIV__CATCH_UP_DAYS": "31"}, "PAPERBOT_ARXIV__CATCH_UP_DAYS: 31 is out of range (0-30)"),
+        ({"PAPERBOT_ARXIV__CATCH_UP_DAYS": "2.5"}, '"2.5" is not a whole number'),
+        (
+            {"PAPERBOT_ARXIV__HOLIDAYS": "2026-12-24, 24/12/2026"},
+            "PAPERBOT_ARXIV__HOLIDAYS: '24/12/2026' is not a date (YYYY-MM-DD)",
+        ),
+        ({"PAPERBOT_ARXIV__HOLIDAYS": "2026-02-30"}, "'2026-02-30' is not a date (YYYY-MM-DD)"),
+        ({"PAPERBOT_SLACK__MANAGERS": "bob"}, '\'bob\' is not "everyone", "admins"'),
+        ({"PAPERBOT_SLACK__MANAGERS": "U0ALICE,bob"}, "'bob' is not a Slack user id"),
+        ({"PAPERBOT_SLACK__COMMAND_PREFIX": "PB "}, "is not a command prefix"),
+        ({"PAPERBOT_BOT__ADAPTER": "irc"}, "PAPERBOT_BOT__ADAPTER: 'irc' is not one of"),
+        ({"PAPERBOT_SCHEDULE__POSTTIME": "08:00"}, "PAPERBOT_SCHEDULE__POSTTIME: unknown key"),
+        ({"PAPERBOT_SCHEDULES__POST_TIME": "08:00"}, "PAPERBOT_SCHEDULES__POST_TIME: not a paperbot setting"),
+        ({"PAPERBOT_SCHEDULE_POST_TIME": "08:00"}, "two underscores"),
+        ({"PAPERBOT_ARXIV__MIN_INTERVAL_S": "1"}, "PAPERBOT_ARXIV__MIN_INTERVAL_S: 1 is below arXiv's limit"),
+    ],
+)
+def test_environment_errors_name_the_variable_and_reason(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, environ=env)
+    assert message in str(err.value)
+    assert str(err.value).startswith("environment: ")
+
+
+def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[schedule]\npost_time = "25:00"\ntimezone = "Mars/Olympus"\n'
+        "[digest]\nmax_papers = 0\ncolour = 1\n[nope]\nx = 1\n",
+    )
+    env = {"PAPERBOT_OPS__HTTP_PORT": "http", "PAPERBOT_SLACK__MODE": "carrier pigeon"}
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ=env)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 7, lines
+    for fragment in (
+        "schedule.post_time",
+        "schedule.timezone",
+        "digest.max_papers",
+        "digest.colour: unknown key",
+        "[nope]: unknown section",
+        "PAPERBOT_OPS__HTTP_PORT",
+        "PAPERBOT_SLACK__MODE",
+    ):
+        assert sum(fragment in line for line in lines) == 1, fragment
+
+
+def test_passwords_in_urls_and_secrets_are_masked_everywhere(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[arxiv]\napi_url = "https://reader:hunter2-mirror@mirror.example/api/query"\n'
+        'contact = "xoxb-1234-5678-pastedbymistake"\n',
+    )
+    cfg = load_config(
+        path, environ={"SLACK_BOT_TOKEN": "xoxb-the-real-one", "SLACK_APP_TOKEN": "xapp-1-real"}
+    )
+    shown = describe(cfg)
+    assert 'api_url = "https://reader:**********@mirror.example/api/query"' in shown
+    assert "hunter2-mirror" not in shown and "pastedbymistake" not in shown
+    assert cfg.arxiv.api_url.endswith("hunter2-mirror@mirror.example/api/query")  # masked only when shown
+    bad = write(tmp_path, '[slack]\napi_url = "ftp://bot:s3cr3t-pass@slack.example/"\n')
+    env = {"PAPERBOT_DISCORD__API_URL": "gopher://me:0ther-pass@discord.example/"}
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, environ=env)
+    assert "s3cr3t-pass" not in str(err.value) and "0ther-pass" not in str(err.value)
+    assert "ftp://bot:**********@slack.example/" in str(err.value)
+
+
+def test_secret_problems_name_what_is_missing() -> None:
+    cfg = load_config(None, environ={"PAPERBOT_BOT__ADAPTER": "discord", "SLACK_BOT_TOKEN": "xoxb-1"})
+    errors, _ = secret_problems(cfg)
+    assert errors == [
+        "environment: PAPERBOT_BOT__ADAPTER: discord needs the environment variable(s) DISCORD_TOKEN"
+    ]
+    _, notes = secret_problems(load_config(None, environ={"SLACK_BOT_TOKEN": "xoxb-1"}))
+    assert notes == ["Slack tokens are set but not SLACK_APP_TOKEN: Slack will not start"]

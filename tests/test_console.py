@@ -19,8 +19,10 @@ from tests.fakes.digests import post_digest
 async def run_console(config: Config, script: str) -> str:
     out = io.StringIO()
     console = ConsoleAdapter(io.StringIO(script), out, interactive=False, user="alice")
+    assert not console.connected
     async with App(config, [console]) as app:
         await app.wait_until_stopped()  # the console asks to stop at end of input
+    assert not console.connected  # its input ended: what /healthz would report
     return out.getvalue()
 
 

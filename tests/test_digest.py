@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pytest import MonkeyPatch
 
-from bot import delivery, digest
+from bot import delivery, digest, metrics
 from bot.app import App, delivery_job_id
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Subscription
@@ -234,6 +234,28 @@ async def test_a_parent_that_landed_before_a_crash_is_found_not_posted_again(con
     await crash_then_restart(config, platform)
     await resume_on(config, platform)
     assert digest_on(platform) == CAPPED  # one header, its thread complete
+
+
+def counted(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, {"platform": "console", **labels}) or 0.0
+
+
+async def test_metrics_count_each_card_once_across_a_crash_and_a_digest_once_it_is_complete(
+    config: Config,
+) -> None:
+    cards, digests = "paperbot_cards_posted_total", "paperbot_digests_posted_total"
+    failures = "paperbot_delivery_failures_total"
+    before = counted(cards), counted(digests), counted(failures, reason="error")
+    platform = console(lose_id_of=2)  # parent and the first card land; the card's id is lost
+    await crash_then_restart(config, platform)
+    assert (counted(cards), counted(digests), counted(failures, reason="error")) == (
+        before[0],
+        before[1],
+        before[2] + 1,
+    )
+    await resume_on(config, platform)  # the first card is found, the second sent, then the footer
+    assert digest_on(platform) == CAPPED
+    assert (counted(cards), counted(digests)) == (before[0] + 2, before[1] + 1)
 
 
 async def test_catch_up_and_digest_on_request_at_once_post_one_digest_without_errors(config: Config) -> None:

@@ -95,6 +95,7 @@ async def test_track_harvest_digest_and_a_dm_against_paperbot_run(
         log = await stopped(bot)
     assert bot.returncode == 0, log
     assert "Traceback" not in log + first_log and TOKEN not in log + first_log
+    assert "voice" not in (log + first_log).lower(), log  # discord.py's PyNaCl/davey warnings are silenced
 
 
 async def test_paperbot_run_with_a_bad_token_exits_2_with_a_clear_message(

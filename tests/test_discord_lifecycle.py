@@ -68,13 +68,15 @@ async def test_a_token_the_gateway_rejects_stops_start_too(fake: FakeDiscord) ->
 
 async def test_start_and_stop_leave_nothing_behind(fake: FakeDiscord) -> None:
     adapter = adapter_for(fake)
+    assert not adapter.connected
     await adapter.start(NoInbox())
-    assert adapter.client.is_ready()
+    assert adapter.client.is_ready() and adapter.connected  # what /healthz reports
     import discord.http
 
     assert fake.api_url == discord.http.Route.BASE
     await adapter.stop()
     await adapter.stop()  # idempotent
+    assert not adapter.connected
     assert discord.http.Route.BASE == DEFAULT_API_URL  # the redirect is undone
     await fake.wait_until(lambda: not fake.connected)
 
@@ -95,6 +97,7 @@ async def test_a_token_revoked_while_running_shuts_the_bot_down(fake: FakeDiscor
         await fake.close_gateway(4004)
         async with asyncio.timeout(5):
             await inbox.stop_requested.wait()
+        assert not adapter.connected
     finally:
         await adapter.stop()
 
@@ -136,7 +139,7 @@ async def test_paperbot_discord_invite_url(config: Config, fake: FakeDiscord) ->
     (ok, printed, _), (rejected, _, why), (absent, _, unset) = results
     assert ok == 0 and printed.strip() == invite_url(APP_ID)
     assert rejected == 2 and "rejected the bot token" in why and "DISCORD_TOKEN" in why
-    assert absent == 2 and "DISCORD_TOKEN is not set" in unset
+    assert absent == 2 and "--client-id" in unset and "DISCORD_TOKEN" in unset
     assert fake.requests_to("GET", "/oauth2/applications/@me")
 
 

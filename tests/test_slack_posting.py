@@ -161,7 +161,7 @@ async def test_a_channel_that_cannot_be_read_back_is_said_once_and_treated_as_ho
 ) -> None:
     since = datetime.now(UTC)
     parent, _ = await post_digest(adapter, channel(), HEAD, cards(1))
-    fake.missing_scopes.add("channels:history")
+    fake.scopes.discard("channels:history")
     assert await adapter.find_posted(channel(), parent, {"k1.0": card(0)}, since) == {}
     assert await adapter.find_posted(channel(), None, {"k1.p": HEAD}, since) == {}
     [warning] = [r for r in caplog.records if "cannot read" in r.getMessage()]

@@ -37,8 +37,6 @@ class _Client(discord.Client):
     """discord.py's client, with DMs handed to the adapter."""
 
     def __init__(self, adapter: DiscordAdapter, **options: object) -> None:
-        # paperbot has no voice: discord.py's warnings about missing voice libraries are noise.
-        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(**options)  # type: ignore[arg-type]
         self._adapter = adapter
 
@@ -87,6 +85,15 @@ class DiscordAdapter:
         if self._client is None:
             raise RuntimeError("the Discord adapter is not started")
         return self._client
+
+    @property
+    def connected(self) -> bool:
+        """Logged in with the gateway open (False while discord.py reconnects, and after stop)."""
+        client = self._client
+        if client is None or client.is_closed() or not client.is_ready():
+            return False
+        ws = client.ws
+        return ws is not None and ws.open
 
     # -- lifecycle ---------------------------------------------------------
 

@@ -1,8 +1,13 @@
-"""The OAuth2 URL that adds paperbot to a server with exactly the permissions it uses."""
+"""The OAuth2 URL that adds paperbot to a server with exactly the permissions it uses.
+
+With the application id (`--client-id`, from the Developer Portal) the URL is made offline;
+without it, the bot token is used to ask Discord for the id.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from typing import TextIO
 
@@ -26,6 +31,9 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 
+# Discord ids are snowflakes: 64-bit integers, 17-20 digits today.
+_SNOWFLAKE = re.compile(r"^\d{15,21}$")
+
 TOKEN_HELP = (
     "set DISCORD_TOKEN to the bot token from https://discord.com/developers/applications "
     "(your application → Bot → Reset Token)"
@@ -41,7 +49,8 @@ async def fetch_application_id(token: str, api_url: str) -> int:
     """The application id behind a bot token (`GET /oauth2/applications/@me`)."""
     undo = redirect(api_url, DEFAULT_GATEWAY_URL)
     try:
-        async with discord.Client(intents=discord.Intents.none()) as client:
+        # The guilds intent only keeps discord.py from warning about its absence: login() opens no gateway.
+        async with discord.Client(intents=discord.Intents(guilds=True)) as client:
             try:
                 await client.login(token)
             except discord.LoginFailure:
@@ -52,12 +61,28 @@ async def fetch_application_id(token: str, api_url: str) -> int:
         undo()
 
 
-def cli_invite_url(config: Config, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """`paperbot discord invite-url`: print the URL; the exit code (2 when the token is missing or bad)."""
+def cli_invite_url(
+    config: Config, out: TextIO | None = None, err: TextIO | None = None, *, client_id: str | None = None
+) -> int:
+    """`paperbot discord invite-url [--client-id ID]`: print the URL; 2 when the id or token is wrong."""
     out, err = out or sys.stdout, err or sys.stderr
+    if client_id is not None:
+        if not _SNOWFLAKE.match(client_id.strip()):
+            print(
+                f"paperbot: --client-id: {client_id[:40]!r} is not an application id (the number under "
+                "Application ID in the Developer Portal's General Information)",
+                file=err,
+            )
+            return 2
+        print(invite_url(int(client_id.strip())), file=out)
+        return 0
     token = config.secrets.discord_token
     if token is None:
-        print(f"paperbot: DISCORD_TOKEN is not set: {TOKEN_HELP}", file=err)
+        print(
+            f"paperbot: pass --client-id with the application id (Developer Portal → General Information → "
+            f"Application ID), or {TOKEN_HELP}",
+            file=err,
+        )
         return 2
     try:
         application_id = asyncio.run(fetch_application_id(token.reveal(), config.discord.api_url))
@@ -65,7 +90,11 @@ def cli_invite_url(config: Config, out: TextIO | None = None, err: TextIO | None
         print(f"paperbot: {exc}", file=err)
         return 2
     except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-        print(f"paperbot: could not reach Discord to look up the application id: {exc}", file=err)
+        print(
+            f"paperbot: could not reach Discord to look up the application id: {exc}; pass --client-id "
+            "with the id (Developer Portal → General Information → Application ID) to make the URL offline",
+            file=err,
+        )
         return 1
     print(invite_url(application_id), file=out)
     return 0

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncApp
@@ -29,7 +30,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.slack.access import Managers
 from adapters.slack.commands import Listeners
+from adapters.slack.names import CommandNames
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error
 from bot.config import Config, Secret, SlackConfig
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
@@ -51,18 +54,23 @@ _bolt_log = logging.getLogger("slack_bolt.AsyncApp")
 _bolt_log.addFilter(_NoTokenSkippedWarning())
 
 
-@web.middleware
-async def _refuse_malformed_timestamps(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+def _refuse_malformed_timestamps(slack_path: str) -> Middleware:
     """A request whose timestamp is not a number is not from Slack: 401, as for a bad signature.
 
-    Bolt's verifier would call int() on it and answer 500 with a traceback in the log.
+    Bolt's verifier would call int() on it and answer 500 with a traceback in the log. Only
+    requests to Slack's path are Slack's: /healthz and /metrics may share the server (`share_http`).
     """
-    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-        return web.json_response({"error": "invalid request"}, status=401)
-    return await handler(request)
+
+    @web.middleware
+    async def refuse(request: web.Request, handler: Handler) -> web.StreamResponse:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if request.path == slack_path and not (
+            timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+        ):
+            return web.json_response({"error": "invalid request"}, status=401)
+        return await handler(request)
+
+    return refuse
 
 
 TOKEN_HELP = (
@@ -99,6 +107,8 @@ class SlackAdapter:
         self._poster: Poster | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        self._shared_routes: list[web.RouteDef] = []  # the ops routes, when they share our port
+        self.names = CommandNames(self.settings.command_prefix)
         self.http_port = 0  # HTTP mode: the port actually bound (the configured one, or a free one for 0)
 
     @classmethod
@@ -127,7 +137,7 @@ class SlackAdapter:
     async def start(self, inbox: Inbox) -> None:
         """Check the tokens, then connect Socket Mode or start serving HTTP."""
         client = self._client = self._web_client(self._bot_token.reveal())
-        self._poster = Poster(client, self._pacer)
+        self._poster = Poster(client, self._pacer, self.names)
         identity = await self._check("SLACK_BOT_TOKEN", client.auth_test())
         http = self.settings.mode == "http"
         app = AsyncApp(
@@ -136,7 +146,8 @@ class SlackAdapter:
             request_verification_enabled=http,
             logger=_bolt_log,
         )
-        Listeners(inbox, client).register(app)
+        managers = Managers(client, self.settings.managers, self.names)
+        Listeners(inbox, client, self.names, managers).register(app)
         try:
             if http:
                 await self._serve(app)
@@ -183,7 +194,8 @@ class SlackAdapter:
         server = AsyncSlackAppServer(
             port=self.settings.http_port, path=self.settings.http_path, app=app, host=self.settings.http_host
         )
-        server.web_app.middlewares.append(_refuse_malformed_timestamps)
+        server.web_app.middlewares.append(_refuse_malformed_timestamps(self.settings.http_path))
+        server.web_app.add_routes(self._shared_routes)
         runner = self._runner = web.AppRunner(server.web_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.http_host, self.settings.http_port)
@@ -199,6 +211,24 @@ class SlackAdapter:
             self.http_port,
             self.settings.http_path,
         )
+
+    def share_http(self, port: int, routes: Sequence[web.RouteDef]) -> bool:
+        """In HTTP mode on `port`, serve `routes` (/healthz, /metrics) beside Slack's (call before start)."""
+        if self.settings.mode != "http" or port != self.settings.http_port:
+            return False
+        self._shared_routes = list(routes)
+        return True
+
+    @property
+    def connected(self) -> bool:
+        """Socket Mode: the WebSocket to Slack is open; HTTP mode: the server is listening."""
+        if self._runner is not None:
+            return True
+        if self._socket is None:
+            return False
+        client = self._socket.client
+        session = client.current_session
+        return not client.closed and not client.stale and session is not None and not session.closed
 
     async def stop(self) -> None:
         """Close the Socket Mode connection or the HTTP server; safe after a failed or no start."""

@@ -3,7 +3,9 @@
 Slack drops a command that is not acknowledged within 3 seconds, so every listener acks
 first and only then asks the core, which may search arXiv. The answer follows through the
 command's response URL (`respond()`): ephemeral unless the core says the whole channel
-should see it (a change to what the channel tracks).
+should see it (a change to what the channel tracks). Commands that change a channel are
+first checked against `[slack] managers` (adapters/slack/access.py). Command names carry the
+configured prefix (adapters/slack/names.py), in what the bot listens to and in its replies.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.access import Managers, changes_channel
+from adapters.slack.names import DEFAULT_NAMES, UMBRELLA_COMMANDS, CommandNames
 from adapters.slack.posting import slack_error
 from adapters.slack.render import ABSTRACT_ACTION, reply_messages
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reply, UserRef, Visibility
@@ -24,19 +28,10 @@ from bot.ports import Inbox
 
 log = logging.getLogger(__name__)
 
-# The slash commands in the app manifest, each mapped to the core command it runs.
-SLASH_COMMANDS = {
-    "/track": "track",
-    "/untrack": "untrack",
-    "/tracked": "tracked",
-    "/papers": "papers",
-    "/abstract": "abstract",
-    "/digest": "digest",
-}
-# `/paperbot` holds the rest (`/paperbot settings time 08:30`, `/paperbot help`), and also
-# accepts every other command by name (`/paperbot track video retrieval`).
-UMBRELLA = "/paperbot"
-UMBRELLA_COMMANDS = frozenset({"help", "settings", *SLASH_COMMANDS.values()})
+# The default names (no prefix): each slash command mapped to the core command it runs, and
+# `/paperbot`, which holds the rest (`/paperbot settings time 08:30`, `/paperbot help`).
+SLASH_COMMANDS = DEFAULT_NAMES.own
+UMBRELLA = DEFAULT_NAMES.umbrella
 MAX_ARGS = 4000  # Slack caps a command's text; a bound on what reaches the core either way
 
 NOT_A_MEMBER = (
@@ -44,11 +39,11 @@ NOT_A_MEMBER = (
 )
 
 
-def to_command(payload: dict[str, Any]) -> Command:
+def to_command(payload: dict[str, Any], names: CommandNames = DEFAULT_NAMES) -> Command:
     """A slash command's payload as the core's Command."""
-    name = SLASH_COMMANDS.get(str(payload.get("command", "")), "help")
+    name = names.own.get(str(payload.get("command", "")), "help")
     args = str(payload.get("text") or "")[:MAX_ARGS]
-    if payload.get("command") == UMBRELLA:
+    if payload.get("command") == names.umbrella:
         first, _, rest = args.strip().partition(" ")
         name = first.casefold() if first.casefold() in UMBRELLA_COMMANDS else "help"
         args = rest.strip() if name != "help" or first.casefold() == "help" else ""
@@ -62,10 +57,15 @@ def to_command(payload: dict[str, Any]) -> Command:
     return Command(name, args, channel, user)
 
 
-async def respond_with(respond: AsyncRespond, reply: Reply) -> None:
+def renamed(reply: Reply, names: CommandNames) -> Reply:
+    """The reply with its mentions of commands as this app's names (`/track` -> `/pb-track`)."""
+    return Reply(names.rewrite(reply.text), reply.visibility, reply.cards)
+
+
+async def respond_with(respond: AsyncRespond, reply: Reply, names: CommandNames = DEFAULT_NAMES) -> None:
     """The core's reply through a response URL (Slack accepts five posts to one URL)."""
     response_type = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
-    for message in reply_messages(reply)[:5]:
+    for message in reply_messages(renamed(reply, names))[:5]:
         result = await respond(text=message.text, blocks=message.blocks, response_type=response_type)
         if result.status_code != 200:
             log.warning("Slack refused a command reply (%s): %s", result.status_code, result.body)
@@ -74,23 +74,37 @@ async def respond_with(respond: AsyncRespond, reply: Reply) -> None:
 class Listeners:
     """The Bolt listeners, bound to the core's inbox."""
 
-    def __init__(self, inbox: Inbox, client: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        client: AsyncWebClient,
+        names: CommandNames = DEFAULT_NAMES,
+        managers: Managers | None = None,
+    ) -> None:
         self.inbox = inbox
         self.client = client
+        self.names = names
+        self.managers = managers or Managers(client, "everyone", names)
 
     def register(self, app: AsyncApp) -> None:
-        for name in (*SLASH_COMMANDS, UMBRELLA):
+        for name in self.names.all:
             app.command(name)(self.on_command)
         app.action(ABSTRACT_ACTION)(self.on_abstract_button)
         app.event("message")(self.on_message)
 
     async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()  # within Slack's 3 s, before the core does anything slow
-        cmd = to_command(body)
+        cmd = to_command(body, self.names)
+        if changes_channel(cmd):
+            decision = await self.managers.may_change(cmd.user.user_id, cmd.name)
+            if not decision.allowed:
+                # Slack mrkdwn as is (not escaped like core text): the mentions show as names.
+                await respond(text=decision.message, response_type="ephemeral")
+                return
         reply = await self.inbox.command(cmd)
         if cmd.name == "track" and reply.visibility is Visibility.CHANNEL:
             reply = await self._invite_hint(cmd.channel, reply)
-        await respond_with(respond, reply)
+        await respond_with(respond, reply, self.names)
 
     async def _invite_hint(self, channel: ChannelRef, reply: Reply) -> Reply:
         """Slash commands work in any channel, posting only in those paperbot was invited to."""
@@ -122,7 +136,7 @@ class Listeners:
         reply = await self.inbox.command(cmd)
         # Only the person who clicked sees it, without touching the digest card.
         ephemeral = Reply(reply.text, Visibility.EPHEMERAL, reply.cards)
-        await respond_with(respond, ephemeral)
+        await respond_with(respond, ephemeral, self.names)
 
     async def on_message(self, event: dict[str, Any]) -> None:
         """A DM from a person gets the abstract or help; everything else is ignored.
@@ -133,7 +147,9 @@ class Listeners:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         user = UserRef(Platform.SLACK, str(event.get("user", "")))
-        reply = await self.inbox.direct_message(DirectMessage(user, str(event.get("text") or "")))
+        reply = renamed(
+            await self.inbox.direct_message(DirectMessage(user, str(event.get("text") or ""))), self.names
+        )
         channel_id = str(event.get("channel", ""))
         try:
             for message in reply_messages(reply):

@@ -12,10 +12,10 @@ mrkdwn only reads them at word boundaries and Slack has no way to escape them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.slack.names import DEFAULT_NAMES
 from bot.highlight import marked
 from bot.models import Card, Post, Reply
 
@@ -60,12 +60,12 @@ def _link(url: str, label: str) -> str:
     return f"<{url}|{escape(label).replace('|', '¦')}>"
 
 
-_SLACK_COMMAND = re.compile(r"(?<![\w/])/(settings|help)\b")
-
-
 def slack_commands(text: str) -> str:
-    """The core's help names `/settings` and `/help`; on Slack they live under `/paperbot`."""
-    return _SLACK_COMMAND.sub(r"/paperbot \1", text)
+    """The core's help names `/settings` and `/help`; on Slack they live under `/paperbot`.
+
+    Text the adapter already rewrote for a command prefix passes through unchanged.
+    """
+    return DEFAULT_NAMES.rewrite(text)
 
 
 def section(mrkdwn: str) -> Block:

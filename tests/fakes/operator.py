@@ -55,14 +55,15 @@ def environment(config: Path, **secrets: str) -> dict[str, str]:
     return {**env, **secrets, "PAPERBOT_CONFIG": str(config)}
 
 
-async def paperbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    """`paperbot <args>` in a subprocess, its output piped."""
+async def paperbot(*args: str, env: dict[str, str], typed: bool = False) -> asyncio.subprocess.Process:
+    """`paperbot <args>` in a subprocess, its output piped (and its input, when `typed`)."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         *args,
         env=env,
+        stdin=asyncio.subprocess.PIPE if typed else None,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -10,7 +10,12 @@ Slack's rules that matter to paperbot are enforced rather than trusted: tokens, 
 `blocks` required, at most 50 blocks, 3000 characters of section text, 150 of header text,
 replies only into threads that exist, and the errors of channels the bot may not post in
 (`channel_not_found`, `not_in_channel`, `is_archived`). A 429 with Retry-After can be
-injected once per method.
+injected once per method, any method can be made to fail with a given error, and the Socket
+Mode connection can be dropped (with reconnects refused). Messages keep their `metadata`,
+which `conversations.history` and `conversations.replies` give back page by page; `on_post`
+lets a fault test act (or drop the message) as a `chat.postMessage` is stored. `users.info`
+knows the workspace's people with their admin and owner flags, `usergroups.users.list` its user
+groups; these and the history methods answer `missing_scope` when the app lacks the scope.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ BOT_USER_ID = "U0PAPERBOT"
 BOT_ID = "B0PAPERBOT"
 ALICE = {"id": "U0ALICE", "name": "alice"}
 BOB = {"id": "U0BOB", "name": "bob"}
+ADA = {"id": "U0ADA", "name": "ada"}  # a workspace admin
+OWEN = {"id": "U0OWEN", "name": "owen"}  # the workspace's primary owner
+EDITORS = "S0EDITORS"  # a user group holding bob
 
 PAPERS = "C0PAPERS"  # #papers: paperbot is a member
 OUTSIDE = "C0OUTSIDE"  # #random: paperbot was never invited (or was kicked)
@@ -126,12 +134,23 @@ class FakeSlack:
                 Channel(ARCHIVED, "old-papers", is_archived=True),
             )
         }
+        # users.info: every person the workspace knows, with Slack's admin and owner flags.
+        self.users: dict[str, dict[str, Any]] = {
+            ALICE["id"]: {"id": ALICE["id"], "name": ALICE["name"]},
+            BOB["id"]: {"id": BOB["id"], "name": BOB["name"]},
+            ADA["id"]: {"id": ADA["id"], "name": ADA["name"], "is_admin": True},
+            OWEN["id"]: {"id": OWEN["id"], "name": OWEN["name"], "is_owner": True, "is_primary_owner": True},
+        }
+        self.usergroups: dict[str, list[str]] = {EDITORS: [BOB["id"]]}
+        # What the installed app was granted; drop one to see its calls fail with missing_scope.
+        self.scopes = {"users:read", "usergroups:read", "channels:history", "groups:history"}
         self.socket_connections = 0
+        self.accept_connections = True  # False: apps.connections.open fails (Slack is having an outage)
+        self._failing: dict[str, str] = {}  # method -> the error every call of it gets
         # Called with the number of the chat.postMessage about to be stored; True drops it.
         # Fault tests kill paperbot from here, before or after the message lands.
         self.on_post: Callable[[int], bool] | None = None
         self.posted = 0
-        self.missing_scopes: set[str] = set()  # e.g. {"channels:history"}: reading back fails
         self._rate_limited: dict[str, int] = {}  # method -> Retry-After for its next call
         self._last_ts = 0
         self._ids = itertools.count(1)
@@ -175,6 +194,18 @@ class FakeSlack:
     def rate_limit_once(self, method: str, retry_after: int = 0) -> None:
         """The next call of `method` gets 429 with Retry-After (seconds)."""
         self._rate_limited[method] = retry_after
+
+    def fail(self, method: str, error: str | None) -> None:
+        """Every call of `method` answers ok=false with `error` (None: answer normally again)."""
+        if error is None:
+            self._failing.pop(method, None)
+        else:
+            self._failing[method] = error
+
+    async def drop_socket(self) -> None:
+        """Close the Socket Mode connection from Slack's side, as Slack does on a restart."""
+        if self._socket is not None:
+            await self._socket.close()
 
     def kick(self, channel_id: str) -> None:
         """Paperbot is removed from the channel."""
@@ -411,7 +442,11 @@ class FakeSlack:
         if method == "apps.connections.open":
             if token != self.app_token:
                 return {"ok": False, "error": "invalid_auth"}
+            if not self.accept_connections:
+                return {"ok": False, "error": "internal_error"}
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link?ticket=fake"}
+        if method in self._failing:
+            return {"ok": False, "error": self._failing[method]}
         if not token:
             return {"ok": False, "error": "not_authed"}
         if token != self.bot_token:
@@ -421,6 +456,8 @@ class FakeSlack:
             "chat.postMessage": self._post_message,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "users.info": self._users_info,
+            "usergroups.users.list": self._usergroup_users,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
         }.get(method)
@@ -439,6 +476,30 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _missing_scope(self, scope: str) -> dict[str, Any] | None:
+        if scope in self.scopes:
+            return None
+        return {"ok": False, "error": "missing_scope", "needed": scope, "provided": "commands,chat:write"}
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self._missing_scope("users:read")
+        if refused is not None:
+            return refused
+        user = self.users.get(str(params.get("user", "")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        flags = {"is_admin": False, "is_owner": False, "is_primary_owner": False, "deleted": False}
+        return {"ok": True, "user": {"team_id": TEAM_ID, **flags, **user}}
+
+    def _usergroup_users(self, params: dict[str, Any]) -> dict[str, Any]:
+        refused = self._missing_scope("usergroups:read")
+        if refused is not None:
+            return refused
+        members = self.usergroups.get(str(params.get("usergroup", "")))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = str(params.get("users", ""))
@@ -515,10 +576,7 @@ class FakeSlack:
             return None, {"ok": False, "error": "channel_not_found"}
         if not channel.is_member and not channel.is_im:
             return None, {"ok": False, "error": "not_in_channel"}
-        scope = "groups:history" if channel.is_private else "channels:history"
-        if scope in self.missing_scopes:
-            return None, {"ok": False, "error": "missing_scope", "needed": scope, "provided": "chat:write"}
-        return channel, None
+        return channel, self._missing_scope("groups:history" if channel.is_private else "channels:history")
 
     @staticmethod
     def _page(messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
