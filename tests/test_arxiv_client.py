@@ -156,7 +156,9 @@ async def test_429_holds_every_request_back_for_retry_after(
         client.close()
     assert [p.arxiv_id for p in found] == [PAPERS[0].arxiv_id]
     assert [r.status for r in arxiv_server.requests] == [429, 200]
-    assert 6 <= sum(clock.sleeps) <= 8.5  # the throttle waited out the Retry-After before the retry
+    # The throttle waited out the Retry-After before the retry (an HTTP date counts from the wall
+    # clock, whole seconds: a loaded machine may take a few of them before the header is read).
+    assert 4 <= sum(clock.sleeps) <= 8.5
 
 
 async def test_a_retry_after_past_the_window_fails_at_once_and_holds_back_others(
