@@ -44,7 +44,7 @@ class ChannelRepository:
         return row_id
 
     async def row_id(self, channel: ChannelRef) -> int | None:
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel_id = ?",
             channel_key(channel),
         ) as cur:
@@ -53,7 +53,7 @@ class ChannelRepository:
 
     async def settings(self, channel: ChannelRef) -> ChannelSettings:
         """The channel's own settings (None fields mean: use the configured default)."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT timezone, post_time, max_papers, paused FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
             channel_key(channel),
@@ -129,7 +129,7 @@ class ChannelRepository:
 
     async def retry_at(self, channel: ChannelRef) -> datetime | None:
         """When an unreachable channel may be tried again; None when it is reachable."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT unreachable_retry_at FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
             channel_key(channel),
@@ -148,7 +148,7 @@ class ChannelRepository:
 
     async def unreachable(self, channel: ChannelRef) -> tuple[datetime, str] | None:
         """When and why the channel was marked unreachable, or None if it is fine."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT unreachable_since, unreachable_error FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
             channel_key(channel),
@@ -160,7 +160,7 @@ class ChannelRepository:
 
     async def with_subscriptions(self) -> list[tuple[ChannelRef, ChannelSettings]]:
         """Every channel that tracks at least one query, with its settings."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT platform, workspace, channel_id, name, timezone, post_time, max_papers, paused"
             " FROM channels WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id)"
             " ORDER BY id"

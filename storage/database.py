@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -169,6 +169,22 @@ class Database:
                 # PRAGMA takes no parameters; `version` is our own integer.
                 await self.conn.execute(f"PRAGMA user_version = {int(version)}")
             log.info("database %s migrated to schema version %d", self.path, version)
+
+    @asynccontextmanager
+    async def read(self, sql: str, params: Iterable[object] = ()) -> AsyncIterator[aiosqlite.Cursor]:
+        """A query's cursor, to fetch from inside the `async with`.
+
+        It takes its turn with the transactions: aiosqlite runs one connection's statements in
+        arrival order, so a read slipped between a transaction's statements would keep that
+        transaction (and SQLite's write lock, which the ledger's connection then waits for) open
+        for as long as the read takes. Inside the caller's own transaction it simply joins it.
+        """
+        if self._in_tx.get():
+            async with self.conn.execute(sql, params) as cur:
+                yield cur
+            return
+        async with self._lock, self.conn.execute(sql, params) as cur:
+            yield cur
 
     async def write(self, sql: str, params: tuple[object, ...] = ()) -> None:
         """One statement, atomic on its own: a single round trip instead of BEGIN/statement/COMMIT.

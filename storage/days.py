@@ -45,7 +45,7 @@ class DayRepository:
     async def get_many(self, days: Iterable[date]) -> dict[date, AnnouncementDay]:
         """The records of `days` that exist (a day never worked on has none: it is missing)."""
         marks, wanted = _in(days)
-        async with self._db.conn.execute(
+        async with self._db.read(
             f"SELECT {_COLUMNS} FROM announcement_days WHERE day IN {marks}",  # noqa: S608 - only "?" marks
             wanted,
         ) as cur:
@@ -70,7 +70,7 @@ class DayRepository:
     async def paper_counts(self, days: Iterable[date]) -> dict[date, int]:
         """Papers first announced on each of `days` (new submissions and cross-lists stored for it)."""
         marks, wanted = _in(days)
-        async with self._db.conn.execute(
+        async with self._db.read(
             f"SELECT announced, COUNT(*) FROM papers WHERE announced IN {marks} GROUP BY announced",  # noqa: S608 - only "?" marks
             wanted,
         ) as cur:

@@ -82,7 +82,7 @@ class DeliveryRepository:
 
     async def delivered_ids(self, channel: ChannelRef) -> set[str]:
         """Every paper already offered to `channel` (posted, pending or summarised as overflow)."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel"
             " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
             channel_key(channel),
@@ -135,7 +135,7 @@ class DeliveryRepository:
 
     async def open_digest(self, channel: ChannelRef) -> DigestRecord | None:
         """The channel's digest that was planned but not finished (a crash or an outage), if any."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT g.id FROM digests g JOIN channels c ON c.id = g.channel"
             " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? AND g.completed_at IS NULL"
             " ORDER BY g.id LIMIT 1",
@@ -145,7 +145,7 @@ class DeliveryRepository:
         return await self.get(int(row[0])) if row else None
 
     async def get(self, digest_id: int) -> DigestRecord | None:
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT g.id, g.announced, g.header, g.lines, g.footer, g.parent_message_id, g.completed_at,"
             " g.key, g.parent_sending_at, g.footer_message_id, g.footer_sending_at,"
             " c.platform, c.workspace, c.channel_id, c.name"
@@ -155,7 +155,7 @@ class DeliveryRepository:
             row = await cur.fetchone()
         if row is None:
             return None
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT arxiv_id, position, queries, why, state, message_id, sending_at FROM deliveries"
             " WHERE digest = ? ORDER BY position",
             (digest_id,),
@@ -232,7 +232,7 @@ class DeliveryRepository:
         )
 
     async def channels_with_open_digests(self) -> list[ChannelRef]:
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT DISTINCT c.platform, c.workspace, c.channel_id, c.name"
             " FROM digests g JOIN channels c ON c.id = g.channel WHERE g.completed_at IS NULL"
         ) as cur:

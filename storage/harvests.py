@@ -97,13 +97,13 @@ class HarvestRepository:
 
     async def fail(self, run_id: int, now: datetime, error: str, *, requests: int = 0) -> None:
         """Record a run as failed; whatever it fetched was not stored."""
-        async with self._db.conn.execute("SELECT announced FROM harvest_runs WHERE id = ?", (run_id,)) as cur:
+        async with self._db.read("SELECT announced FROM harvest_runs WHERE id = ?", (run_id,)) as cur:
             row = await cur.fetchone()
         announced = date.fromisoformat(row["announced"]) if row and row["announced"] else None
         await self.finish(run_id, now, status="failed", announced=announced, requests=requests, error=error)
 
     async def get(self, run_id: int) -> HarvestRun | None:
-        async with self._db.conn.execute(_SELECT + " WHERE id = ?", (run_id,)) as cur:
+        async with self._db.read(_SELECT + " WHERE id = ?", (run_id,)) as cur:
             row = await cur.fetchone()
         return _row_to_run(row) if row else None
 
@@ -111,11 +111,11 @@ class HarvestRepository:
         """The most recent run with one of `statuses`."""
         marks = ", ".join("?" for _ in statuses)
         sql = f"{_SELECT} WHERE status IN ({marks}) ORDER BY id DESC LIMIT 1"
-        async with self._db.conn.execute(sql, statuses) as cur:
+        async with self._db.read(sql, statuses) as cur:
             row = await cur.fetchone()
         return _row_to_run(row) if row else None
 
     async def recent(self, limit: int = 20) -> list[HarvestRun]:
         """The latest runs, newest first."""
-        async with self._db.conn.execute(_SELECT + " ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+        async with self._db.read(_SELECT + " ORDER BY id DESC LIMIT ?", (limit,)) as cur:
             return [_row_to_run(r) for r in await cur.fetchall()]

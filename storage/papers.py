@@ -140,7 +140,7 @@ class PaperRepository:
         )
 
     async def get(self, arxiv_id: str) -> Paper | None:
-        async with self._db.conn.execute(
+        async with self._db.read(
             f"SELECT {_COLUMNS} FROM papers WHERE arxiv_id = ?",  # noqa: S608 - constant column list
             (arxiv_id,),
         ) as cur:
@@ -153,7 +153,7 @@ class PaperRepository:
         for start in range(0, len(arxiv_ids), 500):
             chunk = arxiv_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            async with self._db.conn.execute(
+            async with self._db.read(
                 f"SELECT {_COLUMNS} FROM papers WHERE arxiv_id IN ({marks})",  # noqa: S608 - only "?" marks
                 tuple(chunk),
             ) as cur:
@@ -163,7 +163,7 @@ class PaperRepository:
 
     async def announced_since(self, since: date) -> list[Paper]:
         """Papers first announced on or after `since`, newest first."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             f"SELECT {_COLUMNS} FROM papers WHERE announced >= ?"  # noqa: S608 - constant column list
             " ORDER BY announced DESC, arxiv_id DESC",
             (since.isoformat(),),
@@ -171,7 +171,7 @@ class PaperRepository:
             return [_row_to_paper(r) for r in await cur.fetchall()]
 
     async def count(self) -> int:
-        async with self._db.conn.execute("SELECT COUNT(*) FROM papers") as cur:
+        async with self._db.read("SELECT COUNT(*) FROM papers") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -180,7 +180,7 @@ class PaperRepository:
 
         Replacements are left out: a new version is not a new paper.
         """
-        async with self._db.conn.execute(
+        async with self._db.read(
             f"SELECT {_COLUMNS}, harvested_at FROM papers"  # noqa: S608 - constant column list
             " WHERE harvested_at >= ? AND announce_type IN ('new', 'cross')"
             " ORDER BY announced DESC, arxiv_id DESC",
@@ -191,7 +191,7 @@ class PaperRepository:
 
     async def latest_announced(self, limit: int) -> list[Paper]:
         """The `limit` most recently announced papers, newest first (for /papers' local search)."""
-        async with self._db.conn.execute(
+        async with self._db.read(
             f"SELECT {_COLUMNS} FROM papers WHERE announced IS NOT NULL"  # noqa: S608 - constant column list
             " ORDER BY announced DESC, arxiv_id DESC LIMIT ?",
             (limit,),

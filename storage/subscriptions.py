@@ -93,14 +93,14 @@ class SubscriptionRepository:
             return cur.rowcount > 0
 
     async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
-        async with self._db.conn.execute(
+        async with self._db.read(
             _SELECT + " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? ORDER BY s.id",
             channel_key(channel),
         ) as cur:
             return [_row_to_subscription(r) for r in await cur.fetchall()]
 
     async def count(self, channel: ChannelRef) -> int:
-        async with self._db.conn.execute(
+        async with self._db.read(
             "SELECT COUNT(*) FROM subscriptions s JOIN channels c ON c.id = s.channel"
             " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
             channel_key(channel),
@@ -110,5 +110,5 @@ class SubscriptionRepository:
 
     async def all(self) -> list[Subscription]:
         """Every subscription of every channel (for building the match index)."""
-        async with self._db.conn.execute(_SELECT + " ORDER BY s.id") as cur:
+        async with self._db.read(_SELECT + " ORDER BY s.id") as cur:
             return [_row_to_subscription(r) for r in await cur.fetchall()]
