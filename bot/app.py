@@ -31,9 +31,11 @@ from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
 from bot.health import Health, check_health
 from bot.ingest import ArxivService, abstract_reply, harvest_needs
-from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reply
+from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
 from bot.ports import Adapter
+from bot.relevance import Relevance
+from bot.relevance_commands import record_reaction
 from bot.scheduling import Scheduler
 from storage import Store
 from storage.process_lock import ProcessLock
@@ -83,6 +85,7 @@ class App:
         self._arxiv: ArxivService | None = None
         self._harvester: Harvester | None = None
         self._deliverer: Deliverer | None = None
+        self._relevance: Relevance | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._stack = AsyncExitStack()
         self._stopped = asyncio.Event()
@@ -104,7 +107,15 @@ class App:
 
     @property
     def context(self) -> Context:
-        return Context(self.config, self.store, self.clock, self._read_query, self._arxiv, self._deliverer)
+        return Context(
+            self.config,
+            self.store,
+            self.clock,
+            self._read_query,
+            self._arxiv,
+            self._deliverer,
+            self._relevance,
+        )
 
     @property
     def _service(self) -> ArxivService:
@@ -139,7 +150,10 @@ class App:
             by_platform = {
                 Platform(a.name): a for a in self.adapters if a.name in Platform.__members__.values()
             }
-            self._deliverer = Deliverer(self._store, by_platform, self.config, self.clock, self.reporter)
+            self._relevance = Relevance(self._store)
+            self._deliverer = Deliverer(
+                self._store, by_platform, self.config, self.clock, self.reporter, relevance=self._relevance
+            )
             self.scheduler.start()
             self._stack.callback(self.scheduler.shutdown)
             await self._start_ops()
@@ -227,6 +241,13 @@ class App:
         except Exception as exc:
             self.reporter.report(exc, "direct message", {"user": dm.user.user_id})
             return Reply(INTERNAL_ERROR_REPLY)
+
+    async def reaction(self, reaction: Reaction) -> None:
+        """Record a 👍 or 👎 on one of our cards; anything else is ignored. Never raises."""
+        try:
+            await record_reaction(self.store, reaction, self.clock())
+        except Exception as exc:
+            self.reporter.report(exc, "reaction", {"channel": str(reaction.channel)})
 
     async def tracked_queries(self, channel: ChannelRef) -> list[str]:
         return [s.query for s in await self.store.subscriptions.for_channel(channel)]

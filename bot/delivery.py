@@ -23,6 +23,7 @@ from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
 from bot.models import ChannelRef, Platform, Post, ThreadItem
 from bot.ports import Adapter
+from bot.relevance import Relevance
 from storage import Store
 from storage.deliveries import DigestRecord, LedgerEntry
 
@@ -68,8 +69,10 @@ class Deliverer:
         reporter: ErrorReporter,
         *,
         concurrency: int = MAX_CONCURRENT_CHANNELS,
+        relevance: Relevance | None = None,
     ) -> None:
         self.store = store
+        self.relevance = relevance  # like: topics and learned ranking, a step after keyword matching
         self.adapters = adapters
         self.config = config
         self.clock = clock
@@ -135,11 +138,15 @@ class Deliverer:
         candidates = await self.store.papers.harvested_since(max(window, min(s.created_at for s in subs)))
         delivered = {c: await self.store.deliveries.delivered_ids(c) for c in {s.channel for s in subs}}
         if len(subs) < PERSISTENT_INDEX_FROM:  # one channel's /digest or job: a small index is quicker
-            return await asyncio.to_thread(digest.matches, subs, candidates, delivered)
-        async with self._index_lock:
-            # In a thread: at 100,000 subscriptions matching takes a second or two, and the
-            # event loop must keep answering slash commands and gateway heartbeats meanwhile.
-            return await asyncio.to_thread(digest.matches, subs, candidates, delivered, self._index)
+            found = await asyncio.to_thread(digest.matches, subs, candidates, delivered)
+        else:
+            async with self._index_lock:
+                # In a thread: at 100,000 subscriptions matching takes a second or two, and the
+                # event loop must keep answering slash commands and gateway heartbeats meanwhile.
+                found = await asyncio.to_thread(digest.matches, subs, candidates, delivered, self._index)
+        if self.relevance is None:
+            return found
+        return await self.relevance.extend(found, subs, candidates, delivered)
 
     async def deliver(
         self,
