@@ -31,6 +31,7 @@ from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
 from bot.health import Health, check_health
 from bot.ingest import ArxivService, abstract_reply, harvest_needs
+from bot.llm import Summarizer, to_be_shown
 from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
 from bot.ports import Adapter
@@ -86,6 +87,7 @@ class App:
         self._harvester: Harvester | None = None
         self._deliverer: Deliverer | None = None
         self._relevance: Relevance | None = None
+        self._summarizer: Summarizer | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._stack = AsyncExitStack()
         self._stopped = asyncio.Event()
@@ -151,8 +153,19 @@ class App:
                 Platform(a.name): a for a in self.adapters if a.name in Platform.__members__.values()
             }
             self._relevance = Relevance(self._store)
+            if self.config.llm.enabled:
+                self._summarizer = Summarizer(
+                    self.config.llm, self.config.secrets.paperbot_llm_api_key, self._store, self.clock
+                )
+                self._stack.push_async_callback(self._summarizer.close)
             self._deliverer = Deliverer(
-                self._store, by_platform, self.config, self.clock, self.reporter, relevance=self._relevance
+                self._store,
+                by_platform,
+                self.config,
+                self.clock,
+                self.reporter,
+                relevance=self._relevance,
+                summarizer=self._summarizer,
             )
             self.scheduler.start()
             self._stack.callback(self.scheduler.shutdown)
@@ -343,15 +356,23 @@ class App:
     async def enrich_matches(self) -> int:
         """Fill in comments, journal refs and DOIs of undelivered matches: the feeds lack some.
 
-        One id_list request per 100 matched papers, whatever the number of channels.
+        One id_list request per 100 matched papers, whatever the number of channels. With [llm]
+        on, the TL;DRs of the papers the digests will show are written now, hours before them.
         """
         found = await self.deliverer.new_matches()
         ids = {e.paper.arxiv_id for entries in found.values() for e in entries}
         try:
-            return await self._service.enrich(sorted(ids))
+            enriched = await self._service.enrich(sorted(ids))
         except ArxivUnavailable as exc:  # the digest goes out without them rather than not at all
             log.warning("could not fetch comments and journal refs of %d papers: %s", len(ids), exc)
-            return 0
+            enriched = 0
+        if self._summarizer is not None:
+            caps = {
+                c: s.max_papers or self.config.digest.max_papers
+                for c, s in await self.store.channels.with_subscriptions()
+            }
+            await self._summarizer.summaries(to_be_shown(found, caps))
+        return enriched
 
     async def resume_open_digests(self) -> list[Outcome]:
         """Finish the digests that were planned but not completed (unreachable channels wait their turn)."""

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from bot import digest, metrics
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
+from bot.llm import Summarizer
 from bot.models import ChannelRef, Platform, Post, ThreadItem
 from bot.ports import Adapter
 from bot.relevance import Relevance
@@ -70,9 +71,11 @@ class Deliverer:
         *,
         concurrency: int = MAX_CONCURRENT_CHANNELS,
         relevance: Relevance | None = None,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self.store = store
         self.relevance = relevance  # like: topics and learned ranking, a step after keyword matching
+        self.summarizer = summarizer  # LLM TL;DRs ([llm]), when on
         self.adapters = adapters
         self.config = config
         self.clock = clock
@@ -261,9 +264,15 @@ class Deliverer:
 
         pending = record.pending
         papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
+        # Usually stored since the harvest; the rest are asked for now, within [llm] timeout_s.
+        summaries = await self.summarizer.summaries(list(papers.values())) if self.summarizer else {}
         # A paper can only be missing if the database was edited by hand; skip rather than stall.
         thread: list[tuple[str, ThreadItem, LedgerEntry | None]] = [
-            (record.item_key(e), digest.card(papers[e.arxiv_id], json.loads(e.why)), e)
+            (
+                record.item_key(e),
+                digest.card(papers[e.arxiv_id], json.loads(e.why), summaries.get(e.arxiv_id)),
+                e,
+            )
             for e in pending
             if e.arxiv_id in papers
         ]

@@ -37,6 +37,7 @@ class Entry:
     queries: tuple[str, ...]
     caught_up: bool = False  # harvested after its announcement day: a missed day read later
     suggested: bool = False  # no query matched: the channel's learned taste picked it ("you may also like")
+    similarity: float = 0.0  # how close to a `like:` topic's examples (0: no topic found it)
 
     @property
     def in_title(self) -> bool:
@@ -133,11 +134,12 @@ def late(paper: Paper, harvested_at: datetime) -> bool:
 
 
 def rank(entries: Iterable[Entry]) -> list[Entry]:
-    """Title hits before abstract-only ones, then more matching queries, then newer, then by id."""
+    """Title hits (and papers a `like:` topic found) before abstract-only ones, then more matching
+    queries, then newer, then by id."""
 
     # Two stable sorts: newest first, then by relevance, so ties in relevance stay newest first.
     newest = sorted(entries, key=lambda e: (e.paper.announced or date.min, e.paper.arxiv_id), reverse=True)
-    return sorted(newest, key=lambda e: (not e.in_title, -len(e.queries)))
+    return sorted(newest, key=lambda e: (not (e.in_title or e.similarity > 0), -len(e.queries)))
 
 
 def authors_line(authors: Sequence[str]) -> str:
@@ -155,8 +157,11 @@ def categories_line(paper: Paper) -> str:
     return line
 
 
-def card(paper: Paper, why: Sequence[Mapping[str, Any]] = ()) -> Card:
-    """The render-neutral card of one paper; `why` is the ledger's record of what matched."""
+def card(paper: Paper, why: Sequence[Mapping[str, Any]] = (), summary: str | None = None) -> Card:
+    """The render-neutral card of one paper; `why` is the ledger's record of what matched.
+
+    `summary` is an LLM's TL;DR of the paper (bot.llm), marked as such; without one, the extractive TL;DR.
+    """
     meta = [categories_line(paper)]
     if paper.comment:
         meta.append(shorten(" ".join(paper.comment.split()), 200))
@@ -187,7 +192,11 @@ def card(paper: Paper, why: Sequence[Mapping[str, Any]] = ()) -> Card:
         url=paper.abs_url,
         authors=authors_line(paper.authors),
         meta=tuple(meta),
-        body=("TL;DR: " + tldr(paper.abstract)) if paper.abstract.strip() else "",
+        body=f"TL;DR (LLM): {summary}"
+        if summary
+        else ("TL;DR: " + tldr(paper.abstract))
+        if paper.abstract.strip()
+        else "",
         links=tuple(links),
         footer=" · ".join(reasons),
         highlights=tuple(dict.fromkeys(highlights)),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -147,18 +148,22 @@ def _add_similar(
             example = topic.closest_example(vectors[i])
             reason = MatchReason(SIMILAR, (similar.example_title(example),))
             hit: Hit[int] = Hit(sub.id, paper.arxiv_id, Reasons.known((reason,)))
-            _merge(out.setdefault(sub.channel, []), paper, hit, sub.query, harvested[paper.arxiv_id])
+            score = float(scores[i, column[sub.query]])
+            _merge(out.setdefault(sub.channel, []), paper, (hit, sub.query, score), harvested[paper.arxiv_id])
             changed.add(sub.channel)
     for channel in changed:
         out[channel] = digest.rank(out[channel])
 
 
-def _merge(entries: list[Entry], paper: Paper, hit: Hit[int], query: str, harvested_at: datetime) -> None:
+def _merge(
+    entries: list[Entry], paper: Paper, found: tuple[Hit[int], str, float], harvested_at: datetime
+) -> None:
+    """Add a `like:` topic's (hit, query, similarity) to the paper's entry, or a new entry."""
+    hit, query, score = found
     for i, e in enumerate(entries):
         if e.paper.arxiv_id == paper.arxiv_id:
             pairs = sorted([*zip(e.queries, e.hits, strict=True), (query, hit)], key=lambda qh: qh[0])
-            entries[i] = Entry(
-                e.paper, tuple(h for _, h in pairs), tuple(q for q, _ in pairs), e.caught_up, e.suggested
-            )
+            hits, queries = tuple(h for _, h in pairs), tuple(q for q, _ in pairs)
+            entries[i] = replace(e, hits=hits, queries=queries, similarity=max(e.similarity, score))
             return
-    entries.append(Entry(paper, (hit,), (query,), digest.late(paper, harvested_at)))
+    entries.append(Entry(paper, (hit,), (query,), digest.late(paper, harvested_at), similarity=score))

@@ -35,7 +35,7 @@ PREFIX = "like:"
 MAX_EXAMPLES = 10
 TARGET_PER_DAY = 4
 CALIBRATION_DAYS = 14
-FLOOR = 0.2
+FLOOR = 0.1
 TOPICS_PER_CHUNK = 256  # scores are computed this many topics at a time: bounded memory at any count
 EXAMPLE_TITLE_CHARS = 80
 
