@@ -49,7 +49,8 @@ def clean(text: str) -> str:
     if has_lone_surrogate(text):
         return ""
     plain = " ".join(_MARKUP.sub("", visible(text)).split())
-    plain = _PREAMBLE.sub("", plain).strip().strip("\"'“”").strip()
+    quotes = "\"'“”"
+    plain = _PREAMBLE.sub("", plain.strip(quotes)).strip().strip(quotes).strip()
     if any(ord(c) < 32 for c in plain):
         return ""
     first = sentences(plain)

@@ -55,7 +55,7 @@ async def test_like_and_dislike_are_noted_and_tracked_counts_them(config: Config
         await app.store.papers.upsert_many(VIDEO[:8], clock.now)
         await ask(app, "/track video retrieval")
         first = await ask(app, f"/like {VIDEO[0].arxiv_id}")
-        assert first.startswith(f'Noted: 👍 "Dual Learning with Dynamic Knowledge') and first.endswith(
+        assert first.startswith('Noted: 👍 "Dual Learning with Dynamic Knowledge') and first.endswith(
             f"({VIDEO[0].arxiv_id}). Learning from reactions: 1 of the 5 liked papers it needs"
             " (react 👍 or 👎 to a card)."
         )

@@ -1,4 +1,4 @@
-"""`like:` topics: papers similar to examples, wherever a query works (track, preview, tracked, papers, digests).
+"""`like:` topics: papers similar to examples, wherever a query works (track, tracked, papers, digests).
 
 The store holds two real clusters (video retrieval; multimodal / semi-supervised learning) and
 papers of unrelated fields, as a harvest would have stored them.
@@ -7,7 +7,7 @@ papers of unrelated fields, as a harvest would have stored them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -18,12 +18,13 @@ from bot.commands import Context, dispatch
 from bot.config import ArxivConfig, Config
 from bot.errors import UserError
 from bot.ingest import ArxivService, subscription_categories
-from bot.models import Card, ChannelRef, Paper, ThreadItem
+from bot.models import Paper
 from bot.relevance import Relevance
 from bot.textmodel import TextModel
 from storage import Store
 from tests.conftest import GENERAL, NOW, command
 from tests.fakes.arxiv_server import FakeArxiv
+from tests.fakes.cards import CardsAdapter
 from tests.fakes.clusters import multimodal, on_day, unrelated, video_retrieval
 from tests.fakes.recording import RecordingAdapter
 
@@ -149,18 +150,6 @@ async def test_an_unknown_example_is_looked_up_on_arxiv_and_a_missing_one_is_ref
     finally:
         client.close()
     assert [s.query for s in await store.subscriptions.for_channel(GENERAL)] == [f"like:{paper.arxiv_id}"]
-
-
-@dataclass
-class CardsAdapter(RecordingAdapter):
-    """A recording adapter that keeps the cards themselves."""
-
-    cards: list[Card] = field(default_factory=list)
-
-    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
-        if isinstance(item, Card):
-            self.cards.append(item)
-        return await super().post_reply(channel, parent, item, key)
 
 
 async def test_a_digest_brings_like_topic_papers_and_says_what_they_are_similar_to(config: Config) -> None:

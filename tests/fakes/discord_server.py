@@ -77,7 +77,7 @@ REQUIRE_TAG = 1 << 4  # channel flag
 TEXT, DM, VOICE, PUBLIC_THREAD, FORUM = 0, 1, 2, 11, 15
 NONCE_WINDOW_S = 120  # Discord: "within the past few minutes"
 STRING, INTEGER = 3, 4  # application command option types
-APPLICATION_COMMAND, AUTOCOMPLETE = 2, 4  # interaction types
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4  # interaction types
 EPHEMERAL = 1 << 6  # message flag
 
 
@@ -439,6 +439,79 @@ class FakeDiscord:
         await self.wait_until(lambda: interaction.answered)
         return [c["value"] for c in interaction.choices]
 
+    async def react(
+        self, message: dict[str, Any], emoji: str = "👍", *, by: dict[str, Any] = ALICE, removed: bool = False
+    ) -> None:
+        """`by` reacts to `message` (or takes the reaction off), as the gateway tells the bot."""
+        data: dict[str, Any] = {
+            "user_id": by["id"],
+            "channel_id": message["channel_id"],
+            "message_id": message["id"],
+            "guild_id": str(GUILD_ID),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+        if not removed:
+            data["member"] = {
+                "user": by,
+                "roles": [],
+                "joined_at": _now(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "nick": None,
+                "avatar": None,
+                "premium_since": None,
+                "pending": False,
+            }
+            data["message_author_id"] = message["author"]["id"]
+        await self.dispatch("MESSAGE_REACTION_REMOVE" if removed else "MESSAGE_REACTION_ADD", data)
+
+    async def click(
+        self, message: dict[str, Any], custom_id: str, *, by: dict[str, Any] = ALICE
+    ) -> Interaction:
+        """`by` clicks the button `custom_id` of `message`; returns once the bot has answered."""
+        interaction = Interaction(self.next_id(), f"interaction-token-{next(self._ids)}", custom_id)
+        self.interactions[interaction.id] = interaction
+        channel = self.channels[int(message["channel_id"])]
+        payload: dict[str, Any] = {
+            "id": str(interaction.id),
+            "application_id": str(APP_ID),
+            "type": MESSAGE_COMPONENT,
+            "token": interaction.token,
+            "version": 1,
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": message,
+            "channel_id": str(channel.id),
+            "channel": self.channel_payload(channel),
+            "guild_id": str(GUILD_ID),
+            "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
+            "guild_locale": "en-US",
+            "locale": "en-US",
+            "app_permissions": str(self.bot_permissions(channel.id)),
+            "context": 0,
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "member": {
+                "user": by,
+                "roles": [],
+                "permissions": str(MEMBER),
+                "joined_at": _now(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "nick": None,
+                "avatar": None,
+                "premium_since": None,
+                "pending": False,
+            },
+        }
+        await self.dispatch("INTERACTION_CREATE", payload)
+        await self.wait_until(lambda: interaction.answered)
+        return interaction
+
     async def dm(self, author: dict[str, Any], content: str) -> Channel:
         """`author` sends the bot a direct message; returns the DM channel (its replies land there)."""
         channel = self._dm_channel(author)
@@ -627,6 +700,7 @@ class FakeDiscord:
             "mention_roles": [],
             "attachments": [],
             "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
             "pinned": False,
             "type": 19 if reference else 0,
             "flags": flags,
