@@ -48,7 +48,12 @@ class Ranker:
 
 
 def train(
-    opinions: Sequence[Opinion], papers: dict[str, Paper], model: TextModel, seed: str
+    opinions: Sequence[Opinion],
+    papers: dict[str, Paper],
+    model: TextModel,
+    seed: str,
+    *,
+    background: int = BACKGROUND,
 ) -> Ranker | None:
     """The channel's model from its opinions; None below `MIN_LIKES` liked papers (or no text to learn).
 
@@ -61,12 +66,12 @@ def train(
         return None
     reacted = {o.arxiv_id for o in opinions}
     others = [i for i, p in enumerate(model.papers) if p.arxiv_id not in reacted]
-    background = sorted(random.Random(seed).sample(others, min(BACKGROUND, len(others))))
-    if not disliked and not background:  # nothing to tell the liked papers from
+    sample = sorted(random.Random(seed).sample(others, min(background, len(others))))
+    if not disliked and not sample:  # nothing to tell the liked papers from
         return None
-    x = sp.vstack([model.vectors(liked), model.vectors(disliked), model.matrix[background]], format="csr")
-    y = np.array([1] * len(liked) + [0] * (len(disliked) + len(background)))
-    weight = np.array([1.0] * len(liked) + [DISLIKE_WEIGHT] * len(disliked) + [1.0] * len(background))
+    x = sp.vstack([model.vectors(liked), model.vectors(disliked), model.matrix[sample]], format="csr")
+    y = np.array([1] * len(liked) + [0] * (len(disliked) + len(sample)))
+    weight = np.array([1.0] * len(liked) + [DISLIKE_WEIGHT] * len(disliked) + [1.0] * len(sample))
     classifier = LinearSVC(C=C, class_weight="balanced")
     classifier.fit(x, y, sample_weight=weight)
     return Ranker(classifier, len(liked), len(disliked), sum(o.reactions for o in opinions))

@@ -84,7 +84,7 @@ async def papers_like(ctx: Context, text: str, n: int) -> Reply:
     await examples(ctx, query)  # unknown ids are looked up (and stored) first
     model, topics = await _relevance(ctx).topics([query.canonical])
     topic = topics.get(query.canonical)
-    hits = similar.ranked(topic, model, model.papers, at_least=similar.FLOOR)[:n] if topic else []
+    hits = similar.ranked(topic, model, model.papers, at_least=similar.FLOOR, limit=n) if topic else []
     if not hits:
         return Reply(f"No stored paper reads like {query.canonical} yet.")
     cards = tuple(

@@ -10,8 +10,9 @@ the papers announced in the last `CALIBRATION_DAYS` days are scored against the 
 threshold is the score of the `TARGET_PER_DAY` x (announcement days in that window) -th best,
 so that on an average day the topic brings about `TARGET_PER_DAY` papers. It never goes below
 `FLOOR`: a cosine under it is shared vocabulary ("we propose", "model"), not a shared subject,
-so a niche topic on a quiet day brings nothing rather than unrelated papers. (`FLOOR` was set
-from benchmarks/bench_similar.py: unrelated papers score below it against every topic there.)
+so a niche topic on a quiet day brings nothing rather than unrelated papers. (`FLOOR` is from
+benchmarks/bench_similar.py: against 60 topics of 3 examples each, no paper of an unrelated
+field scored above 0.121, while 95% and 82% of the two clusters' papers reach 0.125.)
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PREFIX = "like:"
 MAX_EXAMPLES = 10
 TARGET_PER_DAY = 4
 CALIBRATION_DAYS = 14
-FLOOR = 0.1
+FLOOR = 0.125
 TOPICS_PER_CHUNK = 256  # scores are computed this many topics at a time: bounded memory at any count
 EXAMPLE_TITLE_CHARS = 80
 
@@ -170,11 +171,13 @@ class Similar:
     example: Paper
 
 
-def ranked(topic: Topic, model: TextModel, papers: Sequence[Paper], *, at_least: float) -> list[Similar]:
-    """`papers` scoring `at_least` against `topic`, most similar first; the examples themselves left out."""
+def ranked(
+    topic: Topic, model: TextModel, papers: Sequence[Paper], *, at_least: float, limit: int | None = None
+) -> list[Similar]:
+    """`papers` scoring `at_least` against `topic`, most similar first (at most `limit`); not the examples."""
     own = {p.arxiv_id for p in topic.examples}
     papers = [p for p in papers if p.arxiv_id not in own]
     vectors = model.vectors(papers)
     column = scores(vectors, [topic])[:, 0] if papers else np.zeros(0)
-    order = [i for i in np.argsort(-column, kind="stable") if column[i] >= at_least]
+    order = [i for i in np.argsort(-column, kind="stable") if column[i] >= at_least][:limit]
     return [Similar(papers[i], float(column[i]), topic.closest_example(vectors[i])) for i in order]

@@ -102,14 +102,27 @@ class TextModel:
                 self._extra[(p.arxiv_id, p.version)] = fresh[i]
             while len(self._extra) > EXTRA_KEPT:
                 self._extra.popitem(last=False)
-        rows: list[Matrix] = []
-        for p in papers:
-            row = self.rows.get(p.arxiv_id)
-            if row is not None:
-                rows.append(self.matrix[row])
+        rows = [self.rows.get(p.arxiv_id, -1) for p in papers]
+        inside = [r for r in rows if r >= 0]
+        if len(inside) == len(rows):  # the usual case: one slice of the corpus
+            return self.matrix[rows]
+        empty = sp.csr_matrix((1, self.width), dtype=np.float32)
+        outside = [
+            self._extra.get((p.arxiv_id, p.version), empty)
+            for p, r in zip(papers, rows, strict=True)
+            if r < 0
+        ]
+        stacked = sp.vstack([self.matrix[inside], *outside], format="csr")
+        # Back in the order asked for: corpus rows first in `stacked`, then the others.
+        order, k_in, k_out = [], 0, len(inside)
+        for r in rows:
+            if r >= 0:
+                order.append(k_in)
+                k_in += 1
             else:
-                rows.append(self._extra.get((p.arxiv_id, p.version), sp.csr_matrix((1, self.width))))
-        return sp.csr_matrix(sp.vstack(rows, format="csr"), dtype=np.float32)
+                order.append(k_out)
+                k_out += 1
+        return sp.csr_matrix(stacked[order], dtype=np.float32)
 
 
 class Corpus:

@@ -61,6 +61,8 @@ async def delivered(config: Config, fake: FakeSlack) -> AsyncIterator[App]:
     async with App(config, [adapter], clock=clock) as app:
         _, rid = await fake.slash("/track", "video retrieval")
         await fake.answer(rid)
+        # Older papers in the store, not in the digest: what "More like this" finds.
+        await app.store.papers.upsert_many(VIDEO[3:40], NOW - timedelta(days=3))
         await app.store.papers.upsert_many(VIDEO[:3] + multimodal(NOW.date())[:20], NOW - timedelta(hours=2))
         clock.now = NOW
         [outcome] = await app.deliver_channels([CHANNEL])
