@@ -30,7 +30,18 @@ from tests.fakes.discord_server import (
 )
 
 CHANGING = ("track", "untrack", "settings", "digest")
-ALL_COMMANDS = {"track", "untrack", "tracked", "papers", "abstract", "digest", "settings", "help"}
+ALL_COMMANDS = {
+    "track",
+    "untrack",
+    "tracked",
+    "papers",
+    "abstract",
+    "digest",
+    "settings",
+    "like",
+    "dislike",
+    "help",
+}
 GLOBAL_SYNC = f"/applications/{APP_ID}/commands"
 # Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents)
 GUILDS, GUILD_MESSAGE_REACTIONS, DIRECT_MESSAGES = 1 << 0, 1 << 10, 1 << 12
@@ -83,6 +94,8 @@ async def test_commands_sync_globally_with_options_and_default_permissions(
         "tracked",
         "digest",
         "settings",
+        "like",
+        "dislike",
     }
     assert fake.identify is not None
     intents = fake.identify["intents"]

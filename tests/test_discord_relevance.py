@@ -138,3 +138,12 @@ async def test_buttons_of_a_card_posted_before_a_restart_still_work(
         paper_id = cards[1]["embeds"][0]["url"].rsplit("/", 1)[1]
         clicked = await fake.click(cards[1], f"paperbot:abstract:{paper_id}")
     assert clicked.messages[0].embeds[0]["url"] == f"https://arxiv.org/abs/{paper_id}"
+
+
+async def test_like_typed_in_a_digest_thread_teaches_the_channel(config: Config, fake: FakeDiscord) -> None:
+    async with delivered(config, fake) as (app, cards):
+        paper_id = cards[0]["embeds"][0]["url"].rsplit("/", 1)[1]
+        thread_id = int(cards[0]["channel_id"])
+        answer = await fake.command("like", channel_id=thread_id, id=paper_id)
+        assert answer.text.startswith("Noted: 👍") and answer.messages[0].ephemeral
+        assert await app.store.reactions.counts(CHANNEL) == (1, 0)
