@@ -143,12 +143,14 @@ async def _preview(ctx: Context, query: Query) -> str:
     recent = await ctx.store.papers.announced_since(since)
     if not recent:
         return ""
-    hits = [p for p in recent if query.matches(prepare(p))]
+    return preview_text([p for p in recent if query.matches(prepare(p))], len(recent))
+
+
+def preview_text(hits: list[Paper], total: int) -> str:
+    """`In the last 7 days it would have matched 3 of 1,204 papers:` and the first titles."""
     if not hits:
-        return f"\nIn the last {PREVIEW_DAYS} days it would have matched none of {len(recent):,} papers."
-    lines = [
-        f"\nIn the last {PREVIEW_DAYS} days it would have matched {len(hits)} of {len(recent):,} papers:"
-    ]
+        return f"\nIn the last {PREVIEW_DAYS} days it would have matched none of {total:,} papers."
+    lines = [f"\nIn the last {PREVIEW_DAYS} days it would have matched {len(hits)} of {total:,} papers:"]
     lines += [f"• {' '.join(p.title.split())} ({p.arxiv_id})" for p in hits[:PREVIEW_TITLES]]
     return "\n".join(lines)
 

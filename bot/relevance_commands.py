@@ -22,8 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PREVIEW_DAYS = 7
-PREVIEW_TITLES = 3
+PREVIEW_DAYS = 7  # as bot.commands' preview of keyword queries
 LIKE_SIGN = {1: "👍", -1: "👎"}
 
 
@@ -68,14 +67,10 @@ async def preview(ctx: Context, canonical: str) -> str:
     recent = await ctx.store.papers.announced_since(since)
     if topic is None or not recent:
         return ""
+    from bot.commands import preview_text  # bot.commands imports this module
+
     hits = similar.ranked(topic, model, recent, at_least=topic.threshold)
-    if not hits:
-        return f"\nIn the last {PREVIEW_DAYS} days it would have matched none of {len(recent):,} papers."
-    lines = [
-        f"\nIn the last {PREVIEW_DAYS} days it would have matched {len(hits)} of {len(recent):,} papers:"
-    ]
-    lines += [f"• {similar.example_title(h.paper)} ({h.paper.arxiv_id})" for h in hits[:PREVIEW_TITLES]]
-    return "\n".join(lines)
+    return preview_text([h.paper for h in hits], len(recent))
 
 
 async def papers_like(ctx: Context, text: str, n: int) -> Reply:

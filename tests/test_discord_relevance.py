@@ -6,9 +6,8 @@ The real discord.py against the fake Discord, which dispatches MESSAGE_REACTION_
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from bot.app import App
 from bot.config import Config, DiscordConfig, Secret
 from bot.models import ChannelRef, Platform
 from tests.conftest import NOW
+from tests.fakes.clock import Clock
 from tests.fakes.clusters import unrelated, video_retrieval
 from tests.fakes.discord_server import (
     BOB,
@@ -31,17 +31,11 @@ from tests.fakes.discord_server import (
     FakeDiscord,
     running,
 )
+from tests.fakes.polling import eventually
 
+START = NOW - timedelta(days=1)  # when the test begins: the channel tracks its topics
 CHANNEL = ChannelRef(Platform.DISCORD, str(GUILD_ID), str(PAPERS_ID))
 VIDEO = video_retrieval(NOW.date() - timedelta(days=1))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW - timedelta(days=1)
-
-    def __call__(self) -> object:
-        return self.now
 
 
 @pytest.fixture
@@ -58,7 +52,7 @@ def adapter_for(fake: FakeDiscord) -> DiscordAdapter:
 @contextlib.asynccontextmanager
 async def delivered(config: Config, fake: FakeDiscord) -> AsyncIterator[tuple[App, list[dict[str, Any]]]]:
     """A running App whose #papers got a digest of three video retrieval papers; the card messages."""
-    clock = Clock()
+    clock = Clock(START)
     async with App(config, [adapter_for(fake)], clock=clock) as app:
         assert (await fake.command("track", query="video retrieval")).text.startswith("Now tracking")
         # Older papers in the store: what "More like this" finds.
@@ -69,13 +63,6 @@ async def delivered(config: Config, fake: FakeDiscord) -> AsyncIterator[tuple[Ap
         assert outcome.posted == 3, outcome
         [thread] = fake.threads(PAPERS_ID)
         yield app, thread.messages
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    async with asyncio.timeout(within):
-        # The database has no event to wait on: poll it.
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
 
 
 def test_thumbs_with_any_skin_tone_count_and_nothing_else_does() -> None:

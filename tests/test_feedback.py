@@ -17,22 +17,16 @@ from bot.app import App
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Reaction, UserRef
 from tests.conftest import ALICE, GENERAL, NOW, command
+from tests.fakes.clock import Clock
 from tests.fakes.clusters import multimodal, unrelated, video_retrieval
 from tests.fakes.recording import RecordingAdapter
 
+START = NOW - timedelta(days=3)  # when the test begins: the channel tracks its topics
 YESTERDAY = NOW.date() - timedelta(days=1)
 VIDEO = video_retrieval(YESTERDAY)
 MULTIMODAL = multimodal(NOW.date())  # newer: without learning, a digest would show them first
 BOB = UserRef(Platform.CONSOLE, "bob", "bob")
 VIDEO_TITLES = {p.title for p in VIDEO}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW - timedelta(days=3)
-
-    def __call__(self) -> object:
-        return self.now
 
 
 async def ask(app: App, text: str, user: UserRef = ALICE) -> str:
@@ -50,7 +44,7 @@ async def like_video_papers(app: App, n: int) -> list[Paper]:
 
 
 async def test_like_and_dislike_are_noted_and_tracked_counts_them(config: Config) -> None:
-    clock = Clock()
+    clock = Clock(START)
     async with App(config, [RecordingAdapter(name="console")], clock=clock) as app:  # type: ignore[arg-type]
         await app.store.papers.upsert_many(VIDEO[:8], clock.now)
         await ask(app, "/track video retrieval")
@@ -88,7 +82,7 @@ async def test_bad_likes_get_a_clear_answer_and_store_nothing(config: Config, te
 
 
 async def test_reactions_on_a_card_are_kept_with_who_and_taken_back(config: Config) -> None:
-    clock, adapter = Clock(), RecordingAdapter(name="console")
+    clock, adapter = Clock(START), RecordingAdapter(name="console")
     async with App(config, [adapter], clock=clock) as app:  # type: ignore[arg-type]
         await ask(app, "/track video retrieval")
         await app.store.papers.upsert_many(VIDEO[:2], NOW - timedelta(hours=2))
@@ -107,18 +101,29 @@ async def test_reactions_on_a_card_are_kept_with_who_and_taken_back(config: Conf
         assert [(o.net, o.reactions) for o in await app.store.reactions.opinions(GENERAL)] == [(1, 1)]
 
 
-async def test_a_channel_that_likes_one_cluster_gets_it_first(config: Config) -> None:
-    clock, adapter = Clock(), RecordingAdapter(name="console")
+async def two_cluster_digest(config: Config, *, learn: bool) -> list[str]:
+    """A channel tracking both clusters likes 5 video retrieval papers; the next digest's card titles.
+
+    Its papers are 10 of each cluster, the multimodal ones announced a day later: without
+    learning, the newer cluster comes first among equal matches.
+    """
+    clock, adapter = Clock(START), RecordingAdapter(name="console")
     async with App(config, [adapter], clock=clock) as app:  # type: ignore[arg-type]
         await ask(app, "/track video")
         await ask(app, "/track multimodal OR semi-supervised")
         liked = await like_video_papers(app, feedback.MIN_LIKES)
+        if not learn:
+            await ask(app, "/settings learn off")
         today = [p for p in VIDEO if p not in liked and "video" in p.title.lower()][:10] + MULTIMODAL[:10]
         await app.store.papers.upsert_many(today, NOW - timedelta(hours=2))
         clock.now = NOW
         [outcome] = await app.deliver_channels([GENERAL])
         assert outcome.posted == 15
-    cards = [m.text for m in adapter.messages if m.parent_id is not None]
+    return [m.text for m in adapter.messages if m.parent_id is not None]
+
+
+async def test_a_channel_that_likes_one_cluster_gets_it_first(config: Config) -> None:
+    cards = await two_cluster_digest(config, learn=True)
     # The ten video retrieval papers lead; at most one of the other cluster (a video paper of its
     # own: action recognition in videos) slips in among them.
     assert sum(t in VIDEO_TITLES for t in cards[:10]) >= 9, cards[:10]
@@ -126,22 +131,12 @@ async def test_a_channel_that_likes_one_cluster_gets_it_first(config: Config) ->
 
 
 async def test_without_learning_the_same_digest_shows_the_newer_cluster_first(config: Config) -> None:
-    clock, adapter = Clock(), RecordingAdapter(name="console")
-    async with App(config, [adapter], clock=clock) as app:  # type: ignore[arg-type]
-        await ask(app, "/track video")
-        await ask(app, "/track multimodal OR semi-supervised")
-        liked = await like_video_papers(app, feedback.MIN_LIKES)
-        await ask(app, "/settings learn off")
-        today = [p for p in VIDEO if p not in liked][:10] + MULTIMODAL[:10]
-        await app.store.papers.upsert_many(today, NOW - timedelta(hours=2))
-        clock.now = NOW
-        await app.deliver_channels([GENERAL])
-    cards = [m.text for m in adapter.messages if m.parent_id is not None]
-    assert sum(t in VIDEO_TITLES for t in cards[:10]) <= 5
+    cards = await two_cluster_digest(config, learn=False)
+    assert sum(t in VIDEO_TITLES for t in cards[:10]) <= 5, cards[:10]
 
 
 async def test_four_likes_are_not_a_taste_yet(config: Config) -> None:
-    clock = Clock()
+    clock = Clock(START)
     async with App(config, [RecordingAdapter(name="console")], clock=clock) as app:  # type: ignore[arg-type]
         await ask(app, "/track video")
         await like_video_papers(app, feedback.MIN_LIKES - 1)
@@ -153,7 +148,7 @@ async def test_four_likes_are_not_a_taste_yet(config: Config) -> None:
 
 
 async def test_you_may_also_like_adds_papers_no_query_matched_beyond_the_cap(config: Config) -> None:
-    clock, adapter = Clock(), RecordingAdapter(name="console")
+    clock, adapter = Clock(START), RecordingAdapter(name="console")
     async with App(config, [adapter], clock=clock) as app:  # type: ignore[arg-type]
         await ask(app, "/track multimodal OR semi-supervised")
         await ask(app, "/settings max 5")
@@ -185,7 +180,7 @@ async def test_a_suggested_card_says_so(config: Config) -> None:
 
 
 async def test_the_model_retrains_only_when_reactions_change(config: Config) -> None:
-    clock = Clock()
+    clock = Clock(START)
     async with App(config, [RecordingAdapter(name="console")], clock=clock) as app:  # type: ignore[arg-type]
         await ask(app, "/track video")
         await like_video_papers(app, feedback.MIN_LIKES)

@@ -24,9 +24,11 @@ from bot.models import ChannelRef, Platform
 from bot.tldr import tldr
 from tests.conftest import GENERAL, NOW, command
 from tests.fakes.cards import CardsAdapter
+from tests.fakes.clock import Clock
 from tests.fakes.clusters import video_retrieval
 from tests.fakes.openai_server import FakeOpenAI, running, title_of
 
+START = NOW - timedelta(days=2)  # when the test begins: the channel tracks its topics
 KEY = "sk-test-do-not-log-me"
 PAPERS = video_retrieval(NOW.date() - timedelta(days=1))[:6]
 OTHER = ChannelRef(Platform.CONSOLE, "local", "reading", "reading")
@@ -43,19 +45,11 @@ def with_llm(config: Config, fake: FakeOpenAI, **options: object) -> Config:
     return replace(config, llm=settings, secrets=replace(config.secrets, paperbot_llm_api_key=Secret(KEY)))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW - timedelta(days=2)
-
-    def __call__(self) -> object:
-        return self.now
-
-
 async def digest_of(
     config: Config, papers: int = 3, channels: tuple[ChannelRef, ...] = (GENERAL,)
 ) -> CardsAdapter:
     """Track video retrieval in `channels`, harvest `papers`, deliver; the cards posted."""
-    clock, adapter = Clock(), CardsAdapter()
+    clock, adapter = Clock(START), CardsAdapter()
     async with App(config, [adapter], clock=clock) as app:  # type: ignore[arg-type]
         for channel in channels:
             await app.command(command("/track video retrieval", channel))
@@ -124,7 +118,7 @@ async def test_the_daily_budget_counts_requests_and_then_falls_back(config: Conf
 async def test_the_days_matches_are_summarised_after_the_harvest_before_any_digest(
     config: Config, llm: FakeOpenAI
 ) -> None:
-    clock, adapter = Clock(), CardsAdapter()
+    clock, adapter = Clock(START), CardsAdapter()
     async with App(with_llm(config, llm), [adapter], clock=clock) as app:  # type: ignore[arg-type]
         await app.command(command("/track video retrieval"))
         await app.store.papers.upsert_many(PAPERS[:4], NOW - timedelta(hours=8))

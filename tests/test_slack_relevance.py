@@ -6,9 +6,8 @@ The real slack-bolt in Socket Mode against the fake Slack, which pushes `reactio
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,20 +21,15 @@ from bot.app import App
 from bot.config import Config, Secret, SlackConfig
 from bot.models import ChannelRef, Platform
 from tests.conftest import NOW
+from tests.fakes.clock import Clock
 from tests.fakes.clusters import multimodal, video_retrieval
+from tests.fakes.polling import eventually
 from tests.fakes.slack_server import APP_TOKEN, BOB, BOT_TOKEN, PAPERS, TEAM_ID, FakeSlack, running
 
 MANIFEST = Path(__file__).resolve().parent.parent / "adapters" / "slack" / "manifest.yaml"
+START = NOW - timedelta(days=1)  # when the test begins: the channel tracks its topics
 CHANNEL = ChannelRef(Platform.SLACK, TEAM_ID, PAPERS)
 VIDEO = video_retrieval(NOW.date() - timedelta(days=1))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW - timedelta(days=1)
-
-    def __call__(self) -> object:
-        return self.now
 
 
 @pytest.fixture
@@ -44,17 +38,10 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield server
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    async with asyncio.timeout(within):
-        # The database has no event to wait on: poll it.
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-
-
 @contextlib.asynccontextmanager
 async def delivered(config: Config, fake: FakeSlack) -> AsyncIterator[App]:
     """A running App whose #papers got a digest of video retrieval papers."""
-    clock = Clock()
+    clock = Clock(START)
     adapter = SlackAdapter(
         Secret(BOT_TOKEN), Secret(APP_TOKEN), None, SlackConfig(api_url=fake.api_url), posts_per_second=0
     )

@@ -103,6 +103,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def member(of: dict[str, Any]) -> dict[str, Any]:
+    """A guild member payload for the user `of`."""
+    return {
+        "user": of,
+        "roles": [],
+        "joined_at": _now(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "nick": None,
+        "avatar": None,
+        "premium_since": None,
+        "pending": False,
+    }
+
+
 @dataclass
 class Recorded:
     method: str
@@ -453,18 +469,7 @@ class FakeDiscord:
             "type": 0,
         }
         if not removed:
-            data["member"] = {
-                "user": by,
-                "roles": [],
-                "joined_at": _now(),
-                "deaf": False,
-                "mute": False,
-                "flags": 0,
-                "nick": None,
-                "avatar": None,
-                "premium_since": None,
-                "pending": False,
-            }
+            data["member"] = member(by)
             data["message_author_id"] = message["author"]["id"]
         await self.dispatch("MESSAGE_REACTION_REMOVE" if removed else "MESSAGE_REACTION_ADD", data)
 
@@ -472,43 +477,16 @@ class FakeDiscord:
         self, message: dict[str, Any], custom_id: str, *, by: dict[str, Any] = ALICE
     ) -> Interaction:
         """`by` clicks the button `custom_id` of `message`; returns once the bot has answered."""
-        interaction = Interaction(self.next_id(), f"interaction-token-{next(self._ids)}", custom_id)
-        self.interactions[interaction.id] = interaction
-        channel = self.channels[int(message["channel_id"])]
-        payload: dict[str, Any] = {
-            "id": str(interaction.id),
-            "application_id": str(APP_ID),
-            "type": MESSAGE_COMPONENT,
-            "token": interaction.token,
-            "version": 1,
-            "data": {"custom_id": custom_id, "component_type": 2},
-            "message": message,
-            "channel_id": str(channel.id),
-            "channel": self.channel_payload(channel),
-            "guild_id": str(GUILD_ID),
-            "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
-            "guild_locale": "en-US",
-            "locale": "en-US",
-            "app_permissions": str(self.bot_permissions(channel.id)),
-            "context": 0,
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
-            "entitlements": [],
-            "attachment_size_limit": 10 * 1024 * 1024,
-            "member": {
-                "user": by,
-                "roles": [],
-                "permissions": str(MEMBER),
-                "joined_at": _now(),
-                "deaf": False,
-                "mute": False,
-                "flags": 0,
-                "nick": None,
-                "avatar": None,
-                "premium_since": None,
-                "pending": False,
-            },
-        }
-        await self.dispatch("INTERACTION_CREATE", payload)
+        interaction = await self._interact(
+            MESSAGE_COMPONENT,
+            custom_id,
+            [],
+            int(message["channel_id"]),
+            by,
+            MEMBER,
+            data={"custom_id": custom_id, "component_type": 2},
+            message=message,
+        )
         await self.wait_until(lambda: interaction.answered)
         return interaction
 
@@ -640,20 +618,7 @@ class FakeDiscord:
                 self.channel_payload(c) for c in self.channels.values() if c.type in (TEXT, VOICE, FORUM)
             ],
             "threads": [],
-            "members": [
-                {
-                    "user": BOT_USER,
-                    "roles": [str(BOT_ROLE_ID)],
-                    "joined_at": _now(),
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                    "nick": None,
-                    "avatar": None,
-                    "premium_since": None,
-                    "pending": False,
-                }
-            ],
+            "members": [{**member(BOT_USER), "roles": [str(BOT_ROLE_ID)]}],
             "member_count": 3,
             "large": False,
             "unavailable": False,
@@ -729,6 +694,9 @@ class FakeDiscord:
         channel_id: int,
         by: dict[str, Any],
         permissions: int,
+        *,
+        data: dict[str, Any] | None = None,
+        message: dict[str, Any] | None = None,
     ) -> Interaction:
         interaction = Interaction(self.next_id(), f"interaction-token-{next(self._ids)}", name)
         self.interactions[interaction.id] = interaction
@@ -736,9 +704,10 @@ class FakeDiscord:
         guild_command = any(
             name == c["name"] for path, cmds in self.synced.items() if "/guilds/" in path for c in cmds
         )
-        data: dict[str, Any] = {"id": str(self.next_id()), "name": name, "type": 1, "options": options}
-        if guild_command:
-            data["guild_id"] = str(GUILD_ID)
+        if data is None:  # a slash command (or its autocomplete); else a component's own data
+            data = {"id": str(self.next_id()), "name": name, "type": 1, "options": options}
+            if guild_command:
+                data["guild_id"] = str(GUILD_ID)
         payload: dict[str, Any] = {
             "id": str(interaction.id),
             "application_id": str(APP_ID),
@@ -752,6 +721,8 @@ class FakeDiscord:
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if message is not None:
+            payload["message"] = message
         if channel.type == DM:
             payload.update(user=by, context=1, authorizing_integration_owners={"0": str(GUILD_ID)})
         else:
@@ -762,19 +733,7 @@ class FakeDiscord:
                 app_permissions=str(self.bot_permissions(channel_id)),
                 context=0,
                 authorizing_integration_owners={"0": str(GUILD_ID)},
-                member={
-                    "user": by,
-                    "roles": [],
-                    "permissions": str(permissions),
-                    "joined_at": _now(),
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                    "nick": None,
-                    "avatar": None,
-                    "premium_since": None,
-                    "pending": False,
-                },
+                member={**member(by), "permissions": str(permissions)},
             )
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction
