@@ -42,8 +42,6 @@ class SummaryRepository:
 
     async def spent(self, day: date) -> int:
         """Requests made on `day` (UTC), failed ones included."""
-        async with self._db.read(
-            "SELECT requests FROM llm_usage WHERE day = ?", (day.isoformat(),)
-        ) as cur:
+        async with self._db.read("SELECT requests FROM llm_usage WHERE day = ?", (day.isoformat(),)) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0

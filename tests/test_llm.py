@@ -150,8 +150,12 @@ def test_llm_is_off_by_default_and_config_check_says_whether_it_is_on(tmp_path: 
     assert "# LLM TL;DRs: on, llama3.2 at http://localhost:11434/v1 (PAPERBOT_LLM_API_KEY set)" in text
     assert "# PAPERBOT_LLM_API_KEY: **********" in text and KEY not in text
     path.write_text('[llm]\nbase_url = "http://localhost:11434/v1"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"llm\.model: needed too"):
+    with pytest.raises(ConfigError, match=r"config\.toml: llm\.base_url: llm\.model is needed too"):
         load_config(path, environ={})
+    # Like every key, from the environment too (a container's way).
+    env = {"PAPERBOT_LLM__MODEL": "qwen2.5", "PAPERBOT_LLM__TIMEOUT_S": "5", "PAPERBOT_LLM_API_KEY": KEY}
+    llm = load_config(path, environ=env).llm
+    assert (llm.enabled, llm.model, llm.timeout_s) == (True, "qwen2.5", 5.0)
     path.write_text('[llm]\nbase_url = "ftp://x"\nmodel = "m"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"llm\.base_url: 'ftp://x' is not an http\(s\) URL"):
         load_config(path, environ={})
