@@ -16,6 +16,7 @@ the text model changed.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -29,6 +30,8 @@ from bot.models import ChannelRef, Paper, Subscription
 from bot.textmodel import Corpus, Matrix, TextModel
 from storage import Store
 
+RANKERS_KEPT = 64
+
 
 class Relevance:
     """The text model, `like:` topics and per-channel rankers, cached between runs."""
@@ -37,7 +40,9 @@ class Relevance:
         self.store = store
         self.corpus = corpus or Corpus()
         self._topics: similar.Topics | None = None
-        self._rankers: dict[ChannelRef, tuple[object, feedback.Ranker | None]] = {}
+        # A linear model is a weight per word (a megabyte at 150,000 words): the last RANKERS_KEPT
+        # channels' are kept, the others retrained at their next run (0.1 s each).
+        self._rankers: OrderedDict[ChannelRef, tuple[object, feedback.Ranker | None]] = OrderedDict()
 
     async def topics(self, queries: Iterable[str]) -> tuple[TextModel, dict[str, similar.Topic]]:
         """The current text model, and the `like:` topics among `queries` whose examples are stored."""
@@ -55,10 +60,14 @@ class Relevance:
         key = (model.generation, tuple(opinions))
         cached = self._rankers.get(channel)
         if cached is not None and cached[0] == key:
+            self._rankers.move_to_end(channel)
             return cached[1]
         papers = await self.store.papers.get_many([o.arxiv_id for o in opinions])
         ranker = await asyncio.to_thread(feedback.train, opinions, papers, model, str(channel))
         self._rankers[channel] = (key, ranker)
+        self._rankers.move_to_end(channel)
+        while len(self._rankers) > RANKERS_KEPT:
+            self._rankers.popitem(last=False)
         return ranker
 
     async def extend(
