@@ -31,9 +31,12 @@ from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
 from bot.health import Health, check_health
 from bot.ingest import ArxivService, abstract_reply, harvest_needs
-from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reply
+from bot.llm import Summarizer, to_be_shown
+from bot.models import ChannelRef, ChannelSettings, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
 from bot.ports import Adapter
+from bot.relevance import Relevance
+from bot.relevance_commands import record_reaction
 from bot.scheduling import Scheduler
 from storage import Store
 from storage.process_lock import ProcessLock
@@ -83,6 +86,8 @@ class App:
         self._arxiv: ArxivService | None = None
         self._harvester: Harvester | None = None
         self._deliverer: Deliverer | None = None
+        self._relevance: Relevance | None = None
+        self._summarizer: Summarizer | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._stack = AsyncExitStack()
         self._stopped = asyncio.Event()
@@ -104,7 +109,15 @@ class App:
 
     @property
     def context(self) -> Context:
-        return Context(self.config, self.store, self.clock, self._read_query, self._arxiv, self._deliverer)
+        return Context(
+            self.config,
+            self.store,
+            self.clock,
+            self._read_query,
+            self._arxiv,
+            self._deliverer,
+            self._relevance,
+        )
 
     @property
     def _service(self) -> ArxivService:
@@ -139,7 +152,21 @@ class App:
             by_platform = {
                 Platform(a.name): a for a in self.adapters if a.name in Platform.__members__.values()
             }
-            self._deliverer = Deliverer(self._store, by_platform, self.config, self.clock, self.reporter)
+            self._relevance = Relevance(self._store)
+            if self.config.llm.enabled:
+                self._summarizer = Summarizer(
+                    self.config.llm, self.config.secrets.paperbot_llm_api_key, self._store, self.clock
+                )
+                self._stack.push_async_callback(self._summarizer.close)
+            self._deliverer = Deliverer(
+                self._store,
+                by_platform,
+                self.config,
+                self.clock,
+                self.reporter,
+                relevance=self._relevance,
+                summarizer=self._summarizer,
+            )
             self.scheduler.start()
             self._stack.callback(self.scheduler.shutdown)
             await self._start_ops()
@@ -227,6 +254,13 @@ class App:
         except Exception as exc:
             self.reporter.report(exc, "direct message", {"user": dm.user.user_id})
             return Reply(INTERNAL_ERROR_REPLY)
+
+    async def reaction(self, reaction: Reaction) -> None:
+        """Record a 👍 or 👎 on one of our cards; anything else is ignored. Never raises."""
+        try:
+            await record_reaction(self.store, reaction, self.clock())
+        except Exception as exc:
+            self.reporter.report(exc, "reaction", {"channel": str(reaction.channel)})
 
     async def tracked_queries(self, channel: ChannelRef) -> list[str]:
         return [s.query for s in await self.store.subscriptions.for_channel(channel)]
@@ -322,15 +356,23 @@ class App:
     async def enrich_matches(self) -> int:
         """Fill in comments, journal refs and DOIs of undelivered matches: the feeds lack some.
 
-        One id_list request per 100 matched papers, whatever the number of channels.
+        One id_list request per 100 matched papers, whatever the number of channels. With [llm]
+        on, the TL;DRs of the papers the digests will show are written now, hours before them.
         """
         found = await self.deliverer.new_matches()
         ids = {e.paper.arxiv_id for entries in found.values() for e in entries}
         try:
-            return await self._service.enrich(sorted(ids))
+            enriched = await self._service.enrich(sorted(ids))
         except ArxivUnavailable as exc:  # the digest goes out without them rather than not at all
             log.warning("could not fetch comments and journal refs of %d papers: %s", len(ids), exc)
-            return 0
+            enriched = 0
+        if self._summarizer is not None:
+            caps = {
+                c: s.max_papers or self.config.digest.max_papers
+                for c, s in await self.store.channels.with_subscriptions()
+            }
+            await self._summarizer.summaries(to_be_shown(found, caps))
+        return enriched
 
     async def resume_open_digests(self) -> list[Outcome]:
         """Finish the digests that were planned but not completed (unreachable channels wait their turn)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from bot import digest
+from bot import digest, relevance_commands, similar
 from bot.arxiv_calendar import ARXIV_TZ, holidays_between, next_digest
 from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
@@ -24,7 +24,7 @@ from bot.ingest import abstract_reply
 from bot.matching import prepare
 from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
 from bot.query import MAX_QUERY_CHARS, Query, parse
-from bot.settings import parse_max_papers, parse_post_time, parse_timezone
+from bot.settings import parse_max_papers, parse_post_time, parse_switch, parse_timezone
 from bot.text import has_lone_surrogate, visible
 from bot.tldr import shorten
 from storage import Store
@@ -33,6 +33,7 @@ from storage.subscriptions import ChannelFull
 if TYPE_CHECKING:  # the services are built by the App; handlers only call them
     from bot.delivery import Deliverer
     from bot.ingest import ArxivService
+    from bot.relevance import Relevance
 
 S = TypeVar("S")
 
@@ -65,6 +66,7 @@ class Context:
     read_query: QueryReader
     arxiv: ArxivService | None = None
     deliverer: Deliverer | None = None
+    relevance: Relevance | None = None
 
 
 Handler = Callable[[Context, Command], Awaitable[Reply]]
@@ -108,7 +110,10 @@ def _query_arg(cmd: Command, usage: str) -> str:
 async def track(ctx: Context, cmd: Command) -> Reply:
     """`/track <query>`: the channel follows a topic from the next digest on."""
     text = _query_arg(cmd, "/track <query>, e.g. /track video retrieval")
-    query = ctx.read_query(text)
+    if similar.is_like(text):  # papers like examples: looked up (on arXiv if need be), not parsed
+        query = ReadQuery(*await relevance_commands.read_like(ctx, text))
+    else:
+        query = ctx.read_query(text)
     limit = ctx.config.bot.max_subscriptions_per_channel
     try:
         added = await ctx.store.subscriptions.add(
@@ -127,6 +132,8 @@ async def track(ctx: Context, cmd: Command) -> Reply:
     )
     if query.query is not None:
         text += await _preview(ctx, query.query)
+    elif similar.is_like(query.canonical):
+        text += await relevance_commands.preview(ctx, query.canonical)
     return Reply(text, Visibility.CHANNEL)
 
 
@@ -136,12 +143,14 @@ async def _preview(ctx: Context, query: Query) -> str:
     recent = await ctx.store.papers.announced_since(since)
     if not recent:
         return ""
-    hits = [p for p in recent if query.matches(prepare(p))]
+    return preview_text([p for p in recent if query.matches(prepare(p))], len(recent))
+
+
+def preview_text(hits: list[Paper], total: int) -> str:
+    """`In the last 7 days it would have matched 3 of 1,204 papers:` and the first titles."""
     if not hits:
-        return f"\nIn the last {PREVIEW_DAYS} days it would have matched none of {len(recent):,} papers."
-    lines = [
-        f"\nIn the last {PREVIEW_DAYS} days it would have matched {len(hits)} of {len(recent):,} papers:"
-    ]
+        return f"\nIn the last {PREVIEW_DAYS} days it would have matched none of {total:,} papers."
+    lines = [f"\nIn the last {PREVIEW_DAYS} days it would have matched {len(hits)} of {total:,} papers:"]
     lines += [f"• {' '.join(p.title.split())} ({p.arxiv_id})" for p in hits[:PREVIEW_TITLES]]
     return "\n".join(lines)
 
@@ -150,7 +159,9 @@ async def untrack(ctx: Context, cmd: Command) -> Reply:
     """`/untrack <query>`: stop following a topic."""
     text = _query_arg(cmd, "/untrack <query> (see /tracked for this channel's queries)")
     try:
-        canonical = ctx.read_query(text).canonical
+        canonical = (
+            similar.parse_like(text).canonical if similar.is_like(text) else ctx.read_query(text).canonical
+        )
     except UserError:
         # A query stored before the query language changed may no longer parse;
         # it must still be removable by its stored text.
@@ -204,10 +215,11 @@ async def tracked(ctx: Context, cmd: Command) -> Reply:
     if not subs:
         return Reply(f"This channel tracks nothing yet. Try /track video retrieval\n{schedule}")
     lines = [f"This channel tracks {len(subs)} {'query' if len(subs) == 1 else 'queries'}:"]
-    lines += [f"• {s.query}" for s in subs]
+    lines += await relevance_commands.tracked_lines(ctx.store, subs)
     lines.append(schedule)
     if not settings.paused:
         lines.append(next_digest_line(ctx, settings))
+    lines.append(await relevance_commands.learning_line(ctx.store, cmd.channel, settings))
     return Reply("\n".join(lines))
 
 
@@ -218,9 +230,10 @@ _SETTING_KEYS = {
     "timezone": "timezone",
     "max": "max_papers",
     "max_papers": "max_papers",
+    "learn": "learn",
 }
 SETTINGS_USAGE = (
-    "Usage: /settings [time HH:MM|asap] [tz Area/City] [max 1-50] [pause|resume], "
+    "Usage: /settings [time HH:MM|asap] [tz Area/City] [max 1-50] [pause|resume] [learn on|off], "
     "e.g. /settings time 08:30 tz Europe/Berlin max 15"
 )
 
@@ -251,13 +264,16 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
                 changes[field_name] = parse_post_time(value)
             elif field_name == "timezone":
                 changes[field_name] = parse_timezone(value)
+            elif field_name == "learn":
+                changes[field_name] = parse_switch(value)
             else:
                 changes[field_name] = parse_max_papers(value)
         except ValueError as exc:
             raise UserError(f"{word}: {exc}") from None
         i += 2
     new = await ctx.store.channels.update_settings(cmd.channel, changes, ctx.clock())
-    return Reply("Settings saved. " + describe_schedule(ctx, new), Visibility.CHANNEL)
+    learning = " Learning from reactions is on." if new.learn else " Learning from reactions is off."
+    return Reply("Settings saved. " + describe_schedule(ctx, new) + learning, Visibility.CHANNEL)
 
 
 async def abstract(ctx: Context, cmd: Command) -> Reply:
@@ -286,6 +302,8 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
         )
     if len(text) > MAX_QUERY_CHARS:
         raise UserError(f"That query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS}.")
+    if similar.is_like(text):  # the n stored papers most similar to the examples
+        return await relevance_commands.papers_like(ctx, text, n)
     query = parse(text)
     found: dict[str, Paper] = {}
     for paper in await ctx.store.papers.latest_announced(LOCAL_SEARCH_PAPERS):
@@ -326,6 +344,16 @@ async def digest_now(ctx: Context, cmd: Command) -> Reply:
     return Reply(outcome.describe())
 
 
+async def like(ctx: Context, cmd: Command) -> Reply:
+    """`/like <id>`: the channel likes a paper (as a 👍 on its card); its digest learns from 5 on."""
+    return await relevance_commands.react(ctx, cmd.channel, cmd.user.user_id, clean_text(cmd.args), 1)
+
+
+async def dislike(ctx: Context, cmd: Command) -> Reply:
+    """`/dislike <id>`: the channel dislikes a paper (as a 👎 on its card)."""
+    return await relevance_commands.react(ctx, cmd.channel, cmd.user.user_id, clean_text(cmd.args), -1)
+
+
 def _need(service: S | None, what: str) -> S:
     if service is None:
         raise UserError(f"{what.capitalize()} are not available in this mode.")
@@ -336,12 +364,14 @@ HELP_TEXT = """\
 paperbot follows arXiv for this channel and posts one digest per announcement day.
 /track <query>        follow a topic, e.g. /track video retrieval
                       ("quoted phrases", OR, AND, -word, ti: abs: au: cat:cs.CV, parentheses)
+                      or papers like examples: /track like:2510.12283,2509.01234
 /untrack <query>      stop following it
 /tracked              what this channel follows, and when its digest comes
 /papers <query> [n]   the latest n papers matching a query (default 10, at most 50)
 /abstract <id|link>   a paper's title, authors, abstract and links
 /digest               post what is pending for this channel now
-/settings             show or change the digest time, timezone and size
+/settings             show or change the digest time, timezone, size and learning
+/like <id>            teach this channel's digest (so does a 👍 on a card); /dislike <id> (👎)
 /help                 this text
 Send me an arXiv id, link or title in a direct message to get its abstract."""
 
@@ -359,6 +389,8 @@ COMMANDS: dict[str, Handler] = {
     "papers": papers,
     "abstract": abstract,
     "digest": digest_now,
+    "like": like,
+    "dislike": dislike,
     "help": help_,
 }
 

@@ -29,11 +29,21 @@ from bot.redact import Redactor
 from bot.redact import Secret as Secret  # re-exported: adapters take their tokens as Secret
 
 ADAPTERS = ("console", "slack", "discord")
-SECRET_ENV_VARS = ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+SECRET_ENV_VARS = (
+    "DISCORD_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "PAPERBOT_LLM_API_KEY",
+)
 ARXIV_HOSTS = ("arxiv.org", "export.arxiv.org", "rss.arxiv.org")
 ENV_PREFIX = "PAPERBOT_"
 # PAPERBOT_* variables that are not `<SECTION>__<KEY>` overrides.
-ENV_OWN = {"PAPERBOT_CONFIG": "the config file", "PAPERBOT_DATABASE": "bot.database"}
+ENV_OWN = {
+    "PAPERBOT_CONFIG": "the config file",
+    "PAPERBOT_DATABASE": "bot.database",
+    "PAPERBOT_LLM_API_KEY": "the [llm] endpoint's key",
+}
 
 # Every arXiv archive: a subscription without `cat:` needs all of them.
 ALL_ARXIV_ARCHIVES = (
@@ -127,11 +137,30 @@ class OpsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LlmConfig:
+    """Optional one-sentence TL;DRs from an OpenAI-compatible endpoint; off while base_url is empty."""
+
+    # e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama); empty: off
+    base_url: str = setting("", lambda x: x if x == "" else v.url()(x))
+    model: str = setting("", v.expect(str, "a model name"))  # e.g. gpt-4o-mini, llama3.2
+    # requests a day at most (UTC); past it, the extractive TL;DR
+    max_papers_per_day: int = setting(200, v.positive("a number", 100_000, whole=True))
+    # the most a digest waits for its TL;DRs, all requests together
+    timeout_s: float = setting(20.0, v.positive("a number of seconds", 600))
+    concurrency: int = setting(4, v.positive("a number", 64, whole=True))  # requests in flight at once
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+@dataclass(frozen=True, slots=True)
 class Secrets:
     discord_token: Secret | None = None
     slack_bot_token: Secret | None = None
     slack_app_token: Secret | None = None
     slack_signing_secret: Secret | None = None
+    paperbot_llm_api_key: Secret | None = None  # [llm]: OpenAI and hosted endpoints; Ollama needs none
 
     def values(self) -> list[str]:
         """The revealed values, for masking them wherever text is shown."""
@@ -147,6 +176,7 @@ class Config:
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     ops: OpsConfig = field(default_factory=OpsConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
     secrets: Secrets = field(default_factory=Secrets)
     source: str = "(defaults)"  # the file this came from, for messages
     # (section.key, environment variable) of every key the environment set
@@ -291,6 +321,13 @@ class _Loader:
                 f"{self.where('arxiv.min_interval_s')}: {cfg.arxiv.min_interval_s:g} is below arXiv's limit "
                 "of one request every 3 seconds (lower values are only for local test servers)"
             )
+        if bool(cfg.llm.base_url) != bool(cfg.llm.model):
+            missing = "llm.model" if cfg.llm.base_url else "llm.base_url"
+            given = "llm.base_url" if cfg.llm.base_url else "llm.model"
+            self.errors.append(
+                f"{self.where(given)}: {missing} is needed too: LLM TL;DRs take both llm.base_url and "
+                "llm.model (leave both empty for the extractive TL;DR)"
+            )
 
 
 def check_config(
@@ -331,6 +368,18 @@ def _secrets(env: Mapping[str, str]) -> Secrets:
         return Secret(value) if value else None
 
     return Secrets(**{name.lower(): get(name) for name in SECRET_ENV_VARS})
+
+
+def llm_status(cfg: Config) -> str:
+    """One line for `paperbot config check`: whether LLM TL;DRs are on, and with what."""
+    llm = cfg.llm
+    if not llm.enabled:
+        return "LLM TL;DRs: off (set llm.base_url and llm.model to turn them on)"
+    key = "PAPERBOT_LLM_API_KEY set" if cfg.secrets.paperbot_llm_api_key else "no PAPERBOT_LLM_API_KEY"
+    return (
+        f"LLM TL;DRs: on, {llm.model} at {llm.base_url} ({key}); at most {llm.max_papers_per_day} a day,"
+        f" a digest waits at most {llm.timeout_s:g} s for them"
+    )
 
 
 def missing_secrets(cfg: Config, adapter: str) -> list[str]:
@@ -379,6 +428,7 @@ def describe(cfg: Config) -> str:
             lines.append(f"{line}  # from {var}" if var else line)
     lines.append(f"\n# database file: {cfg.database_path}")
     lines.append(f"# adapters: {', '.join(cfg.adapters())}")
+    lines.append(f"# {llm_status(cfg)}")
     lines.append("\n# secrets (from the environment)")
     for name in SECRET_ENV_VARS:
         value = getattr(cfg.secrets, name.lower())

@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 from bot import digest, metrics
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
+from bot.llm import Summarizer
 from bot.models import ChannelRef, Platform, Post, ThreadItem
 from bot.ports import Adapter
+from bot.relevance import Relevance
 from storage import Store
 from storage.deliveries import DigestRecord, LedgerEntry
 
@@ -68,8 +70,12 @@ class Deliverer:
         reporter: ErrorReporter,
         *,
         concurrency: int = MAX_CONCURRENT_CHANNELS,
+        relevance: Relevance | None = None,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self.store = store
+        self.relevance = relevance  # like: topics and learned ranking, a step after keyword matching
+        self.summarizer = summarizer  # LLM TL;DRs ([llm]), when on
         self.adapters = adapters
         self.config = config
         self.clock = clock
@@ -135,11 +141,15 @@ class Deliverer:
         candidates = await self.store.papers.harvested_since(max(window, min(s.created_at for s in subs)))
         delivered = {c: await self.store.deliveries.delivered_ids(c) for c in {s.channel for s in subs}}
         if len(subs) < PERSISTENT_INDEX_FROM:  # one channel's /digest or job: a small index is quicker
-            return await asyncio.to_thread(digest.matches, subs, candidates, delivered)
-        async with self._index_lock:
-            # In a thread: at 100,000 subscriptions matching takes a second or two, and the
-            # event loop must keep answering slash commands and gateway heartbeats meanwhile.
-            return await asyncio.to_thread(digest.matches, subs, candidates, delivered, self._index)
+            found = await asyncio.to_thread(digest.matches, subs, candidates, delivered)
+        else:
+            async with self._index_lock:
+                # In a thread: at 100,000 subscriptions matching takes a second or two, and the
+                # event loop must keep answering slash commands and gateway heartbeats meanwhile.
+                found = await asyncio.to_thread(digest.matches, subs, candidates, delivered, self._index)
+        if self.relevance is None:
+            return found
+        return await self.relevance.extend(found, subs, candidates, delivered)
 
     async def deliver(
         self,
@@ -254,9 +264,15 @@ class Deliverer:
 
         pending = record.pending
         papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
+        # Usually stored since the harvest; the rest are asked for now, within [llm] timeout_s.
+        summaries = await self.summarizer.summaries(list(papers.values())) if self.summarizer else {}
         # A paper can only be missing if the database was edited by hand; skip rather than stall.
         thread: list[tuple[str, ThreadItem, LedgerEntry | None]] = [
-            (record.item_key(e), digest.card(papers[e.arxiv_id], json.loads(e.why)), e)
+            (
+                record.item_key(e),
+                digest.card(papers[e.arxiv_id], json.loads(e.why), summaries.get(e.arxiv_id)),
+                e,
+            )
             for e in pending
             if e.arxiv_id in papers
         ]

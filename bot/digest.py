@@ -20,6 +20,11 @@ from bot.query import Query, QueryError, parse
 from bot.tldr import shorten, tldr
 
 AUTHORS_SHOWN = 3
+MAX_SUGGESTED = 3  # "you may also like" papers a digest adds, beyond its cap
+# `why` fields beside the matcher's (title, abstract, author, category): a `like:` topic's example
+# the paper reads like, and a paper the channel's learned taste picked.
+SIMILAR, LEARNED = "similar", "learned"
+SUGGESTED_LINE = "you may also like"
 TITLE_CHARS = 250  # inside every platform's title limit (Discord's embed title is 256)
 
 
@@ -31,6 +36,8 @@ class Entry:
     hits: tuple[Hit[int], ...]
     queries: tuple[str, ...]
     caught_up: bool = False  # harvested after its announcement day: a missed day read later
+    suggested: bool = False  # no query matched: the channel's learned taste picked it ("you may also like")
+    similarity: float = 0.0  # how close to a `like:` topic's examples (0: no topic found it)
 
     @property
     def in_title(self) -> bool:
@@ -42,6 +49,8 @@ class Entry:
         Without `words`, only the queries: finding the matched words in the paper is the costly
         part of matching, and a paper that will never be shown (over the cap) does not need them.
         """
+        if self.suggested:
+            return [{"query": "", "why": [{"field": LEARNED, "terms": []}]}]
         return [
             {"query": q, "why": [{"field": r.field, "terms": list(r.terms)} for r in h.why] if words else []}
             for q, h in zip(self.queries, self.hits, strict=True)
@@ -112,20 +121,25 @@ def matches(
     for (channel, arxiv_id), hits in grouped.items():
         hits.sort(key=lambda h: by_id[h.key].query)
         paper = paper_of[arxiv_id]
-        late = (
-            paper.announced is not None and harvested[arxiv_id].astimezone(ARXIV_TZ).date() > paper.announced
+        entry = Entry(
+            paper, tuple(hits), tuple(by_id[h.key].query for h in hits), late(paper, harvested[arxiv_id])
         )
-        entry = Entry(paper, tuple(hits), tuple(by_id[h.key].query for h in hits), late)
         per_channel.setdefault(channel, []).append(entry)
     return {channel: rank(entries) for channel, entries in per_channel.items()}
 
 
+def late(paper: Paper, harvested_at: datetime) -> bool:
+    """Harvested after its announcement day: a missed day read later (the header says so)."""
+    return paper.announced is not None and harvested_at.astimezone(ARXIV_TZ).date() > paper.announced
+
+
 def rank(entries: Iterable[Entry]) -> list[Entry]:
-    """Title hits before abstract-only ones, then more matching queries, then newer, then by id."""
+    """Title hits (and papers a `like:` topic found) before abstract-only ones, then more matching
+    queries, then newer, then by id."""
 
     # Two stable sorts: newest first, then by relevance, so ties in relevance stay newest first.
     newest = sorted(entries, key=lambda e: (e.paper.announced or date.min, e.paper.arxiv_id), reverse=True)
-    return sorted(newest, key=lambda e: (not e.in_title, -len(e.queries)))
+    return sorted(newest, key=lambda e: (not (e.in_title or e.similarity > 0), -len(e.queries)))
 
 
 def authors_line(authors: Sequence[str]) -> str:
@@ -143,8 +157,11 @@ def categories_line(paper: Paper) -> str:
     return line
 
 
-def card(paper: Paper, why: Sequence[Mapping[str, Any]] = ()) -> Card:
-    """The render-neutral card of one paper; `why` is the ledger's record of what matched."""
+def card(paper: Paper, why: Sequence[Mapping[str, Any]] = (), summary: str | None = None) -> Card:
+    """The render-neutral card of one paper; `why` is the ledger's record of what matched.
+
+    `summary` is an LLM's TL;DR of the paper (bot.llm), marked as such; without one, the extractive TL;DR.
+    """
     meta = [categories_line(paper)]
     if paper.comment:
         meta.append(shorten(" ".join(paper.comment.split()), 200))
@@ -153,19 +170,35 @@ def card(paper: Paper, why: Sequence[Mapping[str, Any]] = ()) -> Card:
     links = [Link("abs", paper.abs_url), Link("pdf", paper.pdf_url)]
     if paper.doi:
         links.append(Link("doi", f"https://doi.org/{paper.doi}"))
-    matched, highlights = [], []
+    matched, similar, highlights = [], [], []
+    learned = False
     for item in why:
         fields = sorted({r["field"] for r in item["why"]})
-        matched.append(f"{item['query']} ({', '.join(fields)})" if fields else item["query"])
+        if LEARNED in fields:
+            learned = True
+        elif SIMILAR in fields:
+            similar += [t for r in item["why"] if r["field"] == SIMILAR for t in r["terms"]]
+        else:
+            matched.append(f"{item['query']} ({', '.join(fields)})" if fields else item["query"])
         highlights += [t for r in item["why"] if r["field"] in ("title", "abstract") for t in r["terms"]]
+    reasons = ["matched: " + "; ".join(matched)] if matched else []
+    reasons += [f"similar to: {title}" for title in dict.fromkeys(similar)]
+    if learned:
+        reasons.append(
+            f"{SUGGESTED_LINE}: no query matched it, but it reads like the papers this channel liked"
+        )
     return Card(
         title=shorten(" ".join(paper.title.split()), TITLE_CHARS),
         url=paper.abs_url,
         authors=authors_line(paper.authors),
         meta=tuple(meta),
-        body=("TL;DR: " + tldr(paper.abstract)) if paper.abstract.strip() else "",
+        body=f"TL;DR (LLM): {summary}"
+        if summary
+        else ("TL;DR: " + tldr(paper.abstract))
+        if paper.abstract.strip()
+        else "",
         links=tuple(links),
-        footer=("matched: " + "; ".join(matched)) if matched else "",
+        footer=" · ".join(reasons),
         highlights=tuple(dict.fromkeys(highlights)),
         paper_id=paper.arxiv_id,
     )
@@ -191,6 +224,9 @@ def header(
         for q in e.queries:
             per_query[q] = per_query.get(q, 0) + 1
     lines = tuple(f"• {q}: {n}" for q, n in sorted(per_query.items(), key=lambda kv: (-kv[1], kv[0])))
+    suggested = sum(1 for e in shown if e.suggested)
+    if suggested:
+        lines += (f"• {SUGGESTED_LINE}: {suggested}",)
     return head, lines
 
 
@@ -218,9 +254,12 @@ class Plan:
 
 
 def plan(entries: Sequence[Entry], max_papers: int) -> Plan:
-    """The digest of ranked `entries`, capped at `max_papers`."""
-    shown, rest = tuple(entries[:max_papers]), tuple(entries[max_papers:])
+    """The digest of ranked `entries`, capped at `max_papers`; suggestions come after, beyond the cap."""
+    matched = [e for e in entries if not e.suggested]
+    suggested = tuple(e for e in entries if e.suggested)[:MAX_SUGGESTED]
+    entries = matched + list(suggested)
+    shown, rest = tuple(matched[:max_papers]) + suggested, tuple(matched[max_papers:])
     days = [e.paper.announced for e in entries if e.paper.announced]
-    late = {e.paper.announced for e in entries if e.caught_up and e.paper.announced}
-    head, lines = header(max(days) if days else None, shown, len(entries), sorted(late))
+    read_late = {e.paper.announced for e in entries if e.caught_up and e.paper.announced}
+    head, lines = header(max(days) if days else None, shown, len(entries), sorted(read_late))
     return Plan(head, lines, overflow_footer(rest), shown, rest)

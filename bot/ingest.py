@@ -17,6 +17,7 @@ from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
 from bot.models import Card, Link, Paper, Reply
 from bot.query import parse
+from bot.similar import is_like
 from bot.text import is_unspecific, words
 from storage.store import Store
 
@@ -209,6 +210,8 @@ def abstract_reply(paper: Paper) -> Reply:
 
 def subscription_categories(query: str) -> frozenset[str] | None:
     """The categories a subscription's query needs; None when any category can match."""
+    if is_like(query):  # papers like examples can come from any category, as a plain phrase can
+        return None
     try:
         # `cat:cs.*` needs the whole archive: the feed of `cs`.
         cats = {c.removesuffix(".*") for c in parse(query).categories() or ()}

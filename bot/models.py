@@ -116,6 +116,20 @@ class Post:
     lines: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A 👍 or 👎 someone put on (or took off) a message: the core finds the card it was on.
+
+    `channel` is where the message is (on Discord a digest's thread); `message_id` the platform's id.
+    """
+
+    channel: ChannelRef
+    message_id: str
+    user: UserRef
+    value: int  # 1: like, -1: dislike
+    added: bool = True  # False: the reaction was removed
+
+
 # What goes into a digest's thread: a paper's card, or a line of text (the "+12 more" footer).
 ThreadItem = Card | str
 
@@ -128,6 +142,7 @@ class ChannelSettings:
     post_time: str | None = None  # "HH:MM" or "asap"
     max_papers: int | None = None
     paused: bool = False
+    learn: bool = True  # re-rank the digest by what the channel's reactions taught (once it has enough)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from bot.models import ChannelRef, Command, DirectMessage, Post, Reply, ThreadItem
+from bot.models import ChannelRef, Command, DirectMessage, Post, Reaction, Reply, ThreadItem
 
 
 class Inbox(Protocol):
@@ -24,6 +24,9 @@ class Inbox(Protocol):
     async def command(self, cmd: Command) -> Reply: ...
 
     async def direct_message(self, dm: DirectMessage) -> Reply: ...
+
+    async def reaction(self, reaction: Reaction) -> None:
+        """A 👍 or 👎 put on or taken off a message (the core ignores messages that are not its cards)."""
 
     async def tracked_queries(self, channel: ChannelRef) -> list[str]:
         """The canonical queries `channel` tracks (for autocomplete)."""

@@ -51,6 +51,16 @@ def parse_max_papers(value: str | int) -> int:
     return n
 
 
+def parse_switch(value: str) -> bool:
+    """'on' / 'off' (also yes/no, true/false)."""
+    text = value.strip().casefold()
+    if text in ("on", "yes", "true"):
+        return True
+    if text in ("off", "no", "false"):
+        return False
+    raise ValueError(f'"{_shown(value)}" is not on or off')
+
+
 def _shown(value: str | int, limit: int = 40) -> str:
     """A refused value as the answer quotes it: enough to recognise, never a wall of text."""
     text = str(value)

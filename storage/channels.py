@@ -14,7 +14,7 @@ def channel_key(channel: ChannelRef) -> tuple[str, str, str]:
     return (channel.platform.value, channel.workspace, channel.channel_id)
 
 
-_SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused"})
+_SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused", "learn"})
 UNREACHABLE_BACKOFF = timedelta(hours=1)
 UNREACHABLE_MAX_BACKOFF = timedelta(days=1)
 
@@ -54,7 +54,7 @@ class ChannelRepository:
     async def settings(self, channel: ChannelRef) -> ChannelSettings:
         """The channel's own settings (None fields mean: use the configured default)."""
         async with self._db.read(
-            "SELECT timezone, post_time, max_papers, paused FROM channels"
+            "SELECT timezone, post_time, max_papers, paused, learn FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
             channel_key(channel),
         ) as cur:
@@ -66,6 +66,7 @@ class ChannelRepository:
             post_time=row["post_time"],
             max_papers=row["max_papers"],
             paused=bool(row["paused"]),
+            learn=bool(row["learn"]),
         )
 
     async def update_settings(
@@ -161,7 +162,7 @@ class ChannelRepository:
     async def with_subscriptions(self) -> list[tuple[ChannelRef, ChannelSettings]]:
         """Every channel that tracks at least one query, with its settings."""
         async with self._db.read(
-            "SELECT platform, workspace, channel_id, name, timezone, post_time, max_papers, paused"
+            "SELECT platform, workspace, channel_id, name, timezone, post_time, max_papers, paused, learn"
             " FROM channels WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id)"
             " ORDER BY id"
         ) as cur:
@@ -169,7 +170,9 @@ class ChannelRepository:
         return [
             (
                 ChannelRef(Platform(r["platform"]), r["workspace"], r["channel_id"], r["name"]),
-                ChannelSettings(r["timezone"], r["post_time"], r["max_papers"], bool(r["paused"])),
+                ChannelSettings(
+                    r["timezone"], r["post_time"], r["max_papers"], bool(r["paused"]), bool(r["learn"])
+                ),
             )
             for r in rows
         ]

@@ -159,6 +159,42 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 5: relevance beyond keywords. Reactions (👍/👎, /like, /dislike) per channel, who and when; a
+    # channel may turn learning from them off; a card's message id finds its (channel, paper).
+    (
+        """
+        CREATE TABLE reactions (
+            channel     INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+            arxiv_id    TEXT NOT NULL,
+            user_id     TEXT NOT NULL,
+            value       INTEGER NOT NULL CHECK (value IN (1, -1)),  -- 1: like, -1: dislike
+            source      TEXT NOT NULL,          -- reaction | command
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (channel, arxiv_id, user_id, value)
+        )
+        """,
+        "ALTER TABLE channels ADD COLUMN learn INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX IF NOT EXISTS deliveries_message ON deliveries (message_id)",
+    ),
+    # 6: one-sentence TL;DRs written by an LLM, once per paper, and the requests spent per day.
+    (
+        """
+        CREATE TABLE summaries (
+            arxiv_id    TEXT PRIMARY KEY,
+            version     INTEGER NOT NULL,       -- the version whose abstract was summarised
+            model       TEXT NOT NULL,
+            text        TEXT NOT NULL,
+            created_at  TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE llm_usage (
+            day         TEXT PRIMARY KEY,       -- UTC date
+            requests    INTEGER NOT NULL DEFAULT 0,
+            failures    INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

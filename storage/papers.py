@@ -197,3 +197,20 @@ class PaperRepository:
             (limit,),
         ) as cur:
             return [_row_to_paper(r) for r in await cur.fetchall()]
+
+    async def harvest_signature(self) -> tuple[datetime | None, int]:
+        """When the last harvest stored a paper, and how many it has: changes only with a harvest."""
+        async with self._db.read("SELECT MAX(harvested_at), COUNT(harvested_at) FROM papers") as cur:
+            row = await cur.fetchone()
+        if row is None or row[0] is None:
+            return None, 0
+        return datetime.fromisoformat(row[0]), int(row[1])
+
+    async def recent(self, limit: int) -> list[Paper]:
+        """The `limit` papers stored last (harvested or looked up), newest first."""
+        async with self._db.read(
+            f"SELECT {_COLUMNS} FROM papers"  # noqa: S608 - constant column list
+            " ORDER BY first_seen DESC, arxiv_id DESC LIMIT ?",
+            (limit,),
+        ) as cur:
+            return [_row_to_paper(r) for r in await cur.fetchall()]

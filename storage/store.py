@@ -12,7 +12,9 @@ from storage.deliveries import DeliveryRepository
 from storage.harvests import HarvestRepository
 from storage.health import HealthRepository
 from storage.papers import PaperRepository
+from storage.reactions import ReactionRepository
 from storage.subscriptions import SubscriptionRepository
+from storage.summaries import SummaryRepository
 
 
 class Store:
@@ -27,6 +29,8 @@ class Store:
         self.days = DayRepository(db)
         self.deliveries = DeliveryRepository(db, self.channels)
         self.health = HealthRepository(db)
+        self.reactions = ReactionRepository(db, self.channels)
+        self.summaries = SummaryRepository(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

@@ -110,3 +110,22 @@ def test_paperbot_run_in_a_pipe_persists_across_restarts(tmp_path: Path) -> None
     assert second.returncode == 0, second.stderr
     assert "• video retrieval" in second.stdout
     assert "Usage: /track <query>" in second.stdout
+
+
+async def test_like_topics_and_likes_in_the_console(config: Config) -> None:
+    from storage import Store
+    from tests.fakes.clusters import unrelated, video_retrieval
+
+    async with await Store.open(config.database_path) as store:
+        await store.papers.upsert_many(video_retrieval(NOW.date()) + unrelated(50, NOW.date()), NOW)
+    out = await run_console(
+        config,
+        "/track like:2510.12283\n/tracked\n/papers like:2510.12283 3\n/like 2510.10180\n/dislike 2208.12510\n"
+        "/settings learn off\n/like nonsense\n",
+    )
+    assert 'Now tracking "like:2510.12283" in this channel: papers similar to "Dual Learning' in out
+    assert '• like:2510.12283 — papers similar to "Dual Learning' in out
+    assert "The 3 stored papers most similar to like:2510.12283:" in out
+    assert 'Noted: 👍 "TCMA: Text-Conditioned' in out and 'Noted: 👎 "PRVR: Partially' in out
+    assert "Learning from reactions is off." in out
+    assert "Usage: /like <arXiv id>" in out

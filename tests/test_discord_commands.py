@@ -30,10 +30,21 @@ from tests.fakes.discord_server import (
 )
 
 CHANGING = ("track", "untrack", "settings", "digest")
-ALL_COMMANDS = {"track", "untrack", "tracked", "papers", "abstract", "digest", "settings", "help"}
+ALL_COMMANDS = {
+    "track",
+    "untrack",
+    "tracked",
+    "papers",
+    "abstract",
+    "digest",
+    "settings",
+    "like",
+    "dislike",
+    "help",
+}
 GLOBAL_SYNC = f"/applications/{APP_ID}/commands"
 # Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents)
-GUILDS, DIRECT_MESSAGES = 1 << 0, 1 << 12
+GUILDS, GUILD_MESSAGE_REACTIONS, DIRECT_MESSAGES = 1 << 0, 1 << 10, 1 << 12
 PRIVILEGED = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
 
 
@@ -83,10 +94,12 @@ async def test_commands_sync_globally_with_options_and_default_permissions(
         "tracked",
         "digest",
         "settings",
+        "like",
+        "dislike",
     }
     assert fake.identify is not None
     intents = fake.identify["intents"]
-    assert intents == GUILDS | DIRECT_MESSAGES and not intents & PRIVILEGED
+    assert intents == GUILDS | GUILD_MESSAGE_REACTIONS | DIRECT_MESSAGES and not intents & PRIVILEGED
 
 
 async def test_a_dev_guild_gets_the_commands_at_once(config: Config, fake: FakeDiscord) -> None:

@@ -1,9 +1,10 @@
 """The Discord adapter: lifecycle, slash commands, digests and DMs over one discord.py client.
 
 Intents are the unprivileged minimum: `guilds` (channels, roles and permissions
-for posting) and `dm_messages` (DMs to the bot carry their content without the
-privileged message_content intent). Mentions are disabled on everything sent,
-so text a user typed can never ping a channel or role.
+for posting), `dm_messages` (DMs to the bot carry their content without the
+privileged message_content intent) and `guild_reactions` (👍 / 👎 on digest cards,
+which teach a channel's digest). Mentions are disabled on everything sent, so
+text a user typed can never ping a channel or role.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 import aiohttp
 import discord
 
+from adapters.discord.buttons import ABSTRACT, CardButton, reaction_value
 from adapters.discord.commands import SlashCommands
 from adapters.discord.endpoints import redirect
 from adapters.discord.invite import TOKEN_HELP
@@ -24,7 +26,7 @@ from adapters.discord.posting import Poster
 from adapters.discord.render import reply_messages
 from bot.config import Config, DiscordConfig, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
-from bot.models import ChannelRef, DirectMessage, Platform, Post, Reply, ThreadItem, UserRef
+from bot.models import ChannelRef, DirectMessage, Platform, Post, Reaction, Reply, ThreadItem, UserRef
 from bot.ports import Inbox
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,15 @@ class _Client(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self._adapter.on_message(message)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._adapter.on_reaction(payload, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._adapter.on_reaction(payload, added=False)
+
+    async def on_card_button(self, interaction: discord.Interaction, action: str, paper_id: str) -> None:
+        await self._adapter.on_card_button(interaction, action, paper_id)
 
 
 class DiscordAdapter:
@@ -73,6 +84,7 @@ class DiscordAdapter:
         self._undo_redirect: Callable[[], None] | None = None
         self._inbox: Inbox | None = None
         self._poster: Poster | None = None
+        self._commands: SlashCommands | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> DiscordAdapter:
@@ -104,6 +116,7 @@ class DiscordAdapter:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.dm_messages = True
+        intents.guild_reactions = True
         client = self._client = _Client(
             self,
             intents=intents,
@@ -114,6 +127,8 @@ class DiscordAdapter:
             inbox, manage_permission=self.settings.manage_permission, defer_after=self._defer_after
         )
         tree = commands.tree(client)
+        self._commands = commands
+        client.add_dynamic_items(CardButton)
         self._poster = Poster(client)
         try:
             try:
@@ -227,6 +242,29 @@ class DiscordAdapter:
             await self._send(message.channel, reply)
         except discord.HTTPException as exc:
             log.warning("could not answer a DM from %s: %s", user.user_id, exc)
+
+    async def on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        """A 👍 or 👎 on a message in a server: the core keeps it if the message is one of our cards."""
+        value = reaction_value(payload.emoji.name or "") if payload.emoji.id is None else None
+        me = self._client.user if self._client is not None else None
+        if value is None or payload.guild_id is None or self._inbox is None:
+            return
+        if (me is not None and payload.user_id == me.id) or (
+            payload.member is not None and payload.member.bot
+        ):
+            return
+        channel = ChannelRef(Platform.DISCORD, str(payload.guild_id), str(payload.channel_id))
+        user = UserRef(Platform.DISCORD, str(payload.user_id))
+        await self._inbox.reaction(Reaction(channel, str(payload.message_id), user, value, added))
+
+    async def on_card_button(self, interaction: discord.Interaction, action: str, paper_id: str) -> None:
+        """A card's button: its abstract, or more papers like it, for the person who clicked."""
+        if self._commands is None:
+            return
+        if action == ABSTRACT:
+            await self._commands.run(interaction, "abstract", paper_id)
+        else:
+            await self._commands.run(interaction, "papers", f"like:{paper_id}")
 
     @staticmethod
     async def _send(channel: discord.abc.Messageable, reply: Reply) -> None:

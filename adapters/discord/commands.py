@@ -23,6 +23,7 @@ from bot.ports import Inbox
 log = logging.getLogger(__name__)
 
 CHANGING = frozenset({"track", "untrack", "settings", "digest"})
+TEACHING = frozenset({"like", "dislike"})  # about the digest's channel, also when typed in its thread
 # Replies the core makes to the whole channel on success; the defer guesses from this.
 PUBLIC_ON_SUCCESS = frozenset({"track", "untrack", "settings"})
 DM_WORKSPACE = "@me"
@@ -70,7 +71,12 @@ class SlashCommands:
                 "Integrations → paperbot).",
             )
             return
-        cmd = Command(name, args, self.channel_ref(interaction), self.user_ref(interaction.user))
+        channel = self.channel_ref(interaction)
+        thread = interaction.channel
+        if name in TEACHING and isinstance(thread, discord.Thread) and thread.parent_id:
+            # Typed in a digest's thread: it is the channel's digest that learns.
+            channel = ChannelRef(channel.platform, channel.workspace, str(thread.parent_id))
+        cmd = Command(name, args, channel, self.user_ref(interaction.user))
         try:
             await answer(
                 interaction,
@@ -104,7 +110,7 @@ class SlashCommands:
     # -- registration ------------------------------------------------------
 
     def tree(self, client: discord.Client) -> app_commands.CommandTree[discord.Client]:
-        """A command tree on `client` holding the eight commands."""
+        """A command tree on `client` holding the ten commands."""
         tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
         tree.error(self.on_error)
         manage = discord.Permissions(**{self.manage_permission: True})
@@ -161,6 +167,22 @@ class SlashCommands:
         @app_commands.default_permissions(manage)
         async def settings(interaction: discord.Interaction, args: str | None = None) -> None:
             await self.run(interaction, "settings", args or "")
+
+        @tree.command(
+            name="like", description="This channel wants more papers like this one (as a 👍 on its card)"
+        )
+        @app_commands.describe(paper_id="An arXiv id or link, e.g. 2401.01234")
+        @app_commands.rename(paper_id="id")
+        @app_commands.guild_only()
+        async def like(interaction: discord.Interaction, paper_id: str) -> None:
+            await self.run(interaction, "like", paper_id)
+
+        @tree.command(name="dislike", description="This channel wants fewer papers like this one (a 👎)")
+        @app_commands.describe(paper_id="An arXiv id or link, e.g. 2401.01234")
+        @app_commands.rename(paper_id="id")
+        @app_commands.guild_only()
+        async def dislike(interaction: discord.Interaction, paper_id: str) -> None:
+            await self.run(interaction, "dislike", paper_id)
 
         @tree.command(name="help", description="What paperbot can do")
         async def help_(interaction: discord.Interaction) -> None:

@@ -23,6 +23,7 @@ from typing import Final, Protocol
 
 import discord
 
+from adapters.discord.buttons import card_view
 from adapters.discord.render import card_embed, footer_text, parent_text, thread_name
 from bot.errors import ChannelUnreachable
 from bot.models import Card, ChannelRef, Post, ThreadItem
@@ -47,7 +48,12 @@ class _Place(Protocol):
     """Where a digest's papers go: its thread, or replies to its parent."""
 
     async def send(
-        self, content: str | None, *, embed: discord.Embed | None, nonce: str
+        self,
+        content: str | None,
+        *,
+        embed: discord.Embed | None,
+        nonce: str,
+        view: discord.ui.View | None = None,
     ) -> discord.Message: ...
 
     def history(self, after: datetime) -> AsyncIterator[discord.Message]: ...
@@ -59,8 +65,17 @@ class _InThread:
     def __init__(self, thread: discord.Thread) -> None:
         self.thread = thread
 
-    async def send(self, content: str | None, *, embed: discord.Embed | None, nonce: str) -> discord.Message:
-        return await self.thread.send(content, embed=embed or discord.utils.MISSING, nonce=nonce)
+    async def send(
+        self,
+        content: str | None,
+        *,
+        embed: discord.Embed | None,
+        nonce: str,
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        return await self.thread.send(
+            content, embed=embed or discord.utils.MISSING, nonce=nonce, view=view or discord.utils.MISSING
+        )
 
     def history(self, after: datetime) -> AsyncIterator[discord.Message]:
         return self.thread.history(after=after, limit=READ_BACK)
@@ -76,13 +91,21 @@ class _AsReplies:
         # The parent may be deleted while papers are still going out: post them anyway.
         self.reference = parent.to_reference(fail_if_not_exists=False)
 
-    async def send(self, content: str | None, *, embed: discord.Embed | None, nonce: str) -> discord.Message:
+    async def send(
+        self,
+        content: str | None,
+        *,
+        embed: discord.Embed | None,
+        nonce: str,
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
         return await self.channel.send(
             content,
             embed=embed or discord.utils.MISSING,
             reference=self.reference,
             mention_author=False,
             nonce=nonce,
+            view=view or discord.utils.MISSING,
         )
 
     def history(self, after: datetime) -> AsyncIterator[discord.Message]:
@@ -115,7 +138,9 @@ class Poster:
         try:
             place = await self._place(channel, int(parent), where)
             if isinstance(item, Card):
-                message = await place.send(None, embed=card_embed(item), nonce=key)
+                message = await place.send(
+                    None, embed=card_embed(item), nonce=key, view=card_view(item.paper_id)
+                )
             else:
                 message = await place.send(footer_text(item), embed=None, nonce=key)
         except (discord.Forbidden, discord.NotFound) as exc:

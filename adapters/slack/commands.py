@@ -1,4 +1,4 @@
-"""Slash commands, the Abstract button and DMs: Slack's payloads to core commands and back.
+"""Slash commands, the card buttons, reactions and DMs: Slack's payloads to core commands and back.
 
 Slack drops a command that is not acknowledged within 3 seconds, so every listener acks
 first and only then asks the core, which may search arXiv. The answer follows through the
@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.access import Managers, changes_channel
 from adapters.slack.names import DEFAULT_NAMES, UMBRELLA_COMMANDS, CommandNames
 from adapters.slack.posting import slack_error
-from adapters.slack.render import ABSTRACT_ACTION, reply_messages
-from bot.models import ChannelRef, Command, DirectMessage, Platform, Reply, UserRef, Visibility
+from adapters.slack.render import ABSTRACT_ACTION, MORE_LIKE_ACTION, reply_messages
+from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply, UserRef, Visibility
 from bot.ports import Inbox
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,17 @@ def to_command(payload: dict[str, Any], names: CommandNames = DEFAULT_NAMES) -> 
     )
     user = UserRef(Platform.SLACK, str(payload.get("user_id", "")), str(payload.get("user_name", "")))
     return Command(name, args, channel, user)
+
+
+# Slack's names for 👍 and 👎, skin tones aside ("+1::skin-tone-3").
+LIKES = frozenset({"+1", "thumbsup"})
+DISLIKES = frozenset({"-1", "thumbsdown"})
+
+
+def reaction_value(name: str) -> int | None:
+    """1 for a 👍, -1 for a 👎, None for any other reaction."""
+    base = name.split("::", 1)[0]
+    return 1 if base in LIKES else -1 if base in DISLIKES else None
 
 
 def renamed(reply: Reply, names: CommandNames) -> Reply:
@@ -90,7 +101,10 @@ class Listeners:
         for name in self.names.all:
             app.command(name)(self.on_command)
         app.action(ABSTRACT_ACTION)(self.on_abstract_button)
+        app.action(MORE_LIKE_ACTION)(self.on_more_like_button)
         app.event("message")(self.on_message)
+        app.event("reaction_added")(self.on_reaction)
+        app.event("reaction_removed")(self.on_reaction)
 
     async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()  # within Slack's 3 s, before the core does anything slow
@@ -118,13 +132,22 @@ class Listeners:
         return reply if member else Reply(reply.text + NOT_A_MEMBER, reply.visibility, reply.cards)
 
     async def on_abstract_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await self._button(ack, body, respond, "abstract", "")
+
+    async def on_more_like_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await self._button(ack, body, respond, "papers", "like:")
+
+    async def _button(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, name: str, prefix: str
+    ) -> None:
+        """A card's button runs `/name <prefix><paper id>` for the person who clicked."""
         await ack()
         action = (body.get("actions") or [{}])[0]
         channel = body.get("channel") or {}
         user = body.get("user") or {}
         cmd = Command(
-            "abstract",
-            str(action.get("value", ""))[:100],
+            name,
+            prefix + str(action.get("value", ""))[:100],
             ChannelRef(
                 Platform.SLACK,
                 str((body.get("team") or {}).get("id", "")),
@@ -137,6 +160,17 @@ class Listeners:
         # Only the person who clicked sees it, without touching the digest card.
         ephemeral = Reply(reply.text, Visibility.EPHEMERAL, reply.cards)
         await respond_with(respond, ephemeral, self.names)
+
+    async def on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """A 👍 or 👎 put on or taken off a message: the core keeps it if the message is a card."""
+        value = reaction_value(str(event.get("reaction", "")))
+        item = event.get("item") or {}
+        if value is None or item.get("type") != "message" or not item.get("ts"):
+            return
+        channel = ChannelRef(Platform.SLACK, str(body.get("team_id", "")), str(item.get("channel", "")))
+        user = UserRef(Platform.SLACK, str(event.get("user", "")))
+        added = event.get("type") == "reaction_added"
+        await self.inbox.reaction(Reaction(channel, str(item["ts"]), user, value, added))
 
     async def on_message(self, event: dict[str, Any]) -> None:
         """A DM from a person gets the abstract or help; everything else is ignored.

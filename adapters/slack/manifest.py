@@ -37,6 +37,8 @@ BASE_SCOPES = (
     "im:history",
     "im:read",
     "im:write",
+    # 👍 / 👎 on digest cards teach the channel's digest (reaction_added / reaction_removed).
+    "reactions:read",
 )
 
 HEADER = """\
@@ -77,7 +79,7 @@ def build(config: Config, request_url: str | None = None) -> dict[str, Any]:
             command["usage_hint"] = hint
         command["should_escape"] = False
         commands.append(command)
-    events: dict[str, Any] = {"bot_events": ["message.im"]}
+    events: dict[str, Any] = {"bot_events": ["message.im", "reaction_added", "reaction_removed"]}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         events = {"request_url": request_url, **events}

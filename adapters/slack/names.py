@@ -15,7 +15,7 @@ OWN_COMMANDS = ("track", "untrack", "tracked", "papers", "abstract", "digest")
 # The umbrella holds the rest (`/paperbot settings time 08:30`, `/paperbot help`) and accepts
 # every other command by name too (`/paperbot track video retrieval`).
 UMBRELLA_NAME = "paperbot"
-UMBRELLA_ONLY = ("help", "settings")
+UMBRELLA_ONLY = ("help", "settings", "like", "dislike")
 UMBRELLA_COMMANDS = frozenset({*UMBRELLA_ONLY, *OWN_COMMANDS})
 
 # A core command as the core's text mentions it: `/track`, `/settings resume`; not inside a path.

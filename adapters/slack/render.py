@@ -24,6 +24,7 @@ MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_FALLBACK = 3000  # of the 40,000 Slack accepts: the fallback is a notification, not the message
 ABSTRACT_ACTION = "paperbot_abstract"  # the action_id of a card's "Abstract" button
+MORE_LIKE_ACTION = "paperbot_more_like"  # ... and of its "More like this" button (/papers like:<id>)
 
 Block = dict[str, Any]
 
@@ -101,17 +102,25 @@ def _context(*parts: str) -> Block:
     }
 
 
-def abstract_button(paper_id: str) -> Block:
+def card_buttons(paper_id: str) -> Block:
+    """A digest card's buttons: its abstract, and more papers like it (each answers only the clicker)."""
+    value = paper_id[:2000]
     return {
         "type": "actions",
-        "block_id": "abstract",
+        "block_id": "paper",
         "elements": [
             {
                 "type": "button",
                 "action_id": ABSTRACT_ACTION,
                 "text": {"type": "plain_text", "text": "Abstract"},
-                "value": paper_id[:2000],
-            }
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": MORE_LIKE_ACTION,
+                "text": {"type": "plain_text", "text": "More like this"},
+                "value": value,
+            },
         ],
     }
 
@@ -147,7 +156,7 @@ def card_blocks(card: Card, *, compact: bool = False) -> list[Block]:
     if footer:
         blocks.append(_context(*footer[:10]))
     if card.paper_id and not compact:
-        blocks.append(abstract_button(card.paper_id))
+        blocks.append(card_buttons(card.paper_id))
     return blocks
 
 

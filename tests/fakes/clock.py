@@ -31,3 +31,13 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.advance(max(seconds, 0.0))
+
+
+class Clock:
+    """The App's wall clock, set by the test: `clock.now = ...`."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -77,7 +77,7 @@ REQUIRE_TAG = 1 << 4  # channel flag
 TEXT, DM, VOICE, PUBLIC_THREAD, FORUM = 0, 1, 2, 11, 15
 NONCE_WINDOW_S = 120  # Discord: "within the past few minutes"
 STRING, INTEGER = 3, 4  # application command option types
-APPLICATION_COMMAND, AUTOCOMPLETE = 2, 4  # interaction types
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4  # interaction types
 EPHEMERAL = 1 << 6  # message flag
 
 
@@ -101,6 +101,22 @@ OTHER_BOT = user(1340000000000000003, "otherbot", bot=True)
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def member(of: dict[str, Any]) -> dict[str, Any]:
+    """A guild member payload for the user `of`."""
+    return {
+        "user": of,
+        "roles": [],
+        "joined_at": _now(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "nick": None,
+        "avatar": None,
+        "premium_since": None,
+        "pending": False,
+    }
 
 
 @dataclass
@@ -439,6 +455,41 @@ class FakeDiscord:
         await self.wait_until(lambda: interaction.answered)
         return [c["value"] for c in interaction.choices]
 
+    async def react(
+        self, message: dict[str, Any], emoji: str = "👍", *, by: dict[str, Any] = ALICE, removed: bool = False
+    ) -> None:
+        """`by` reacts to `message` (or takes the reaction off), as the gateway tells the bot."""
+        data: dict[str, Any] = {
+            "user_id": by["id"],
+            "channel_id": message["channel_id"],
+            "message_id": message["id"],
+            "guild_id": str(GUILD_ID),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+        if not removed:
+            data["member"] = member(by)
+            data["message_author_id"] = message["author"]["id"]
+        await self.dispatch("MESSAGE_REACTION_REMOVE" if removed else "MESSAGE_REACTION_ADD", data)
+
+    async def click(
+        self, message: dict[str, Any], custom_id: str, *, by: dict[str, Any] = ALICE
+    ) -> Interaction:
+        """`by` clicks the button `custom_id` of `message`; returns once the bot has answered."""
+        interaction = await self._interact(
+            MESSAGE_COMPONENT,
+            custom_id,
+            [],
+            int(message["channel_id"]),
+            by,
+            MEMBER,
+            data={"custom_id": custom_id, "component_type": 2},
+            message=message,
+        )
+        await self.wait_until(lambda: interaction.answered)
+        return interaction
+
     async def dm(self, author: dict[str, Any], content: str) -> Channel:
         """`author` sends the bot a direct message; returns the DM channel (its replies land there)."""
         channel = self._dm_channel(author)
@@ -567,20 +618,7 @@ class FakeDiscord:
                 self.channel_payload(c) for c in self.channels.values() if c.type in (TEXT, VOICE, FORUM)
             ],
             "threads": [],
-            "members": [
-                {
-                    "user": BOT_USER,
-                    "roles": [str(BOT_ROLE_ID)],
-                    "joined_at": _now(),
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                    "nick": None,
-                    "avatar": None,
-                    "premium_since": None,
-                    "pending": False,
-                }
-            ],
+            "members": [{**member(BOT_USER), "roles": [str(BOT_ROLE_ID)]}],
             "member_count": 3,
             "large": False,
             "unavailable": False,
@@ -627,6 +665,7 @@ class FakeDiscord:
             "mention_roles": [],
             "attachments": [],
             "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
             "pinned": False,
             "type": 19 if reference else 0,
             "flags": flags,
@@ -655,6 +694,9 @@ class FakeDiscord:
         channel_id: int,
         by: dict[str, Any],
         permissions: int,
+        *,
+        data: dict[str, Any] | None = None,
+        message: dict[str, Any] | None = None,
     ) -> Interaction:
         interaction = Interaction(self.next_id(), f"interaction-token-{next(self._ids)}", name)
         self.interactions[interaction.id] = interaction
@@ -662,9 +704,10 @@ class FakeDiscord:
         guild_command = any(
             name == c["name"] for path, cmds in self.synced.items() if "/guilds/" in path for c in cmds
         )
-        data: dict[str, Any] = {"id": str(self.next_id()), "name": name, "type": 1, "options": options}
-        if guild_command:
-            data["guild_id"] = str(GUILD_ID)
+        if data is None:  # a slash command (or its autocomplete); else a component's own data
+            data = {"id": str(self.next_id()), "name": name, "type": 1, "options": options}
+            if guild_command:
+                data["guild_id"] = str(GUILD_ID)
         payload: dict[str, Any] = {
             "id": str(interaction.id),
             "application_id": str(APP_ID),
@@ -678,6 +721,8 @@ class FakeDiscord:
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if message is not None:
+            payload["message"] = message
         if channel.type == DM:
             payload.update(user=by, context=1, authorizing_integration_owners={"0": str(GUILD_ID)})
         else:
@@ -688,19 +733,7 @@ class FakeDiscord:
                 app_permissions=str(self.bot_permissions(channel_id)),
                 context=0,
                 authorizing_integration_owners={"0": str(GUILD_ID)},
-                member={
-                    "user": by,
-                    "roles": [],
-                    "permissions": str(permissions),
-                    "joined_at": _now(),
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                    "nick": None,
-                    "avatar": None,
-                    "premium_since": None,
-                    "pending": False,
-                },
+                member={**member(by), "permissions": str(permissions)},
             )
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction

@@ -383,6 +383,20 @@ class FakeSlack:
         ack = await self.push("interactive", payload)
         return ack, rid
 
+    async def react(
+        self, message: Message, reaction: str = "+1", user: dict[str, str] = ALICE, *, removed: bool = False
+    ) -> Ack:
+        """A person puts a reaction on `message` (or takes it off): `reaction_added` / `reaction_removed`."""
+        event = {
+            "type": "reaction_removed" if removed else "reaction_added",
+            "user": user["id"],
+            "reaction": reaction,
+            "item_user": BOT_USER_ID,
+            "item": {"type": "message", "channel": message.channel, "ts": message.ts},
+            "event_ts": self._next_ts(),
+        }
+        return await self.push("events_api", self.event_payload(event))
+
     # -- HTTP mode: signing like Slack does ---------------------------------
 
     @staticmethod
