@@ -359,6 +359,7 @@ async def acks(db: Path, *, naive: bool) -> list[float]:
 
 
 async def run_acks() -> None:
+    await build(SIZES[0])
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "acks.db"
         shutil.copy(store_path(SIZES[0]), db)
