@@ -216,12 +216,18 @@ def run_size(n_subs: int, topical: float) -> None:
     explained = sum(len(h.why) for h in hits)
     t_explain = time.perf_counter() - t0
 
-    sample = subs if len(subs) <= NAIVE_SAMPLE else random.Random(SEED).sample(subs, NAIVE_SAMPLE)
+    # A fair naive scan evaluates each distinct query once (many channels track the same one) and
+    # hands its hits to every subscription tracking it: sample distinct queries, scale to all.
+    first_of: dict[str, tuple[int, Query]] = {}
+    for key, q in subs:
+        first_of.setdefault(q.canonical, (key, q))
+    distinct = list(first_of.values())
+    sample = distinct if len(distinct) <= NAIVE_SAMPLE else random.Random(SEED).sample(distinct, NAIVE_SAMPLE)
     t0 = time.perf_counter()
     naive = naive_scan(sample, prepared)
     t_naive_sample = time.perf_counter() - t0
-    estimated = len(sample) < len(subs)
-    t_naive = t_prepare + t_naive_sample * len(subs) / len(sample)
+    estimated = len(sample) < len(distinct)
+    t_naive = t_prepare + t_naive_sample * len(distinct) / len(sample)
 
     sample_keys = {k for k, _ in sample}
     fast = {(h.key, h.arxiv_id, h.why) for h in hits if h.key in sample_keys}
@@ -256,15 +262,15 @@ def run_size(n_subs: int, topical: float) -> None:
     )
     print(f"                 {peak_mb:8.0f} MB (... and after explaining every hit)")
     how = (
-        f"estimated: {len(sample):,} subscriptions x all papers measured in {t_naive_sample:.2f} s, "
-        f"scaled x{len(subs) / len(sample):.0f}, plus preparing"
+        f"each distinct query once; estimated: {len(sample):,} of them x all papers measured in"
+        f" {t_naive_sample:.2f} s, scaled x{len(distinct) / len(sample):.0f}, plus preparing"
         if estimated
-        else "measured"
+        else "measured, each distinct query once"
     )
     print(f"naive scan       {t_naive:8.2f} s   ({how})")
     t_all = t_match + t_rank + t_explain
     print(f"speed-up         {t_naive / t_all:8.1f} x   (naive scan vs match + rank + explain all)")
-    print(f"same hits as naive on the {'sample' if estimated else 'full set'}: {agree} ({len(naive):,} hits)")
+    print(f"same hits as naive for {len(sample):,} distinct queries: {agree} ({len(naive):,} hits)")
     sys.stdout.flush()
     if not agree:
         sys.exit(f"index only: {sorted(fast - naive)[:5]}\nnaive only: {sorted(naive - fast)[:5]}")

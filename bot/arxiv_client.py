@@ -373,12 +373,17 @@ class ArxivClient:
             found.extend(await self._search(search, ID_BATCH, f"id_list of {len(batch)} ids", retries))
         return found
 
-    async def search(self, search_query: str, max_results: int, retries: int | None = None) -> list[Paper]:
-        """The newest `max_results` papers matching an API query such as `ti:"video retrieval"`."""
+    async def search(
+        self, search_query: str, max_results: int, retries: int | None = None, *, by_update: bool = False
+    ) -> list[Paper]:
+        """The newest `max_results` papers matching an API query such as `ti:"video retrieval"`.
+
+        Newest by submission, or with `by_update` by their last version (as DailyArXiv lists them).
+        """
         search = arxiv.Search(
             query=search_query,
             max_results=max_results,
-            sort_by=arxiv.SortCriterion.SubmittedDate,
+            sort_by=arxiv.SortCriterion.LastUpdatedDate if by_update else arxiv.SortCriterion.SubmittedDate,
             sort_order=arxiv.SortOrder.Descending,
         )
         page = min(max(max_results, 1), SEARCH_PAGE)

@@ -8,6 +8,7 @@ database is unchanged by bad input.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 import zoneinfo
@@ -16,12 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from bot import digest, relevance_commands, similar
+from bot import digest, relevance_commands, search, similar
 from bot.arxiv_calendar import ARXIV_TZ, holidays_between, next_digest
 from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
 from bot.ingest import abstract_reply
-from bot.matching import prepare
 from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
 from bot.query import MAX_QUERY_CHARS, Query, parse
 from bot.settings import parse_max_papers, parse_post_time, parse_switch, parse_timezone
@@ -39,9 +39,7 @@ S = TypeVar("S")
 
 PREVIEW_DAYS = 7
 PREVIEW_TITLES = 3
-PAPERS_DEFAULT, PAPERS_MAX = 10, 50
-# How far back /papers looks in the local store before asking arXiv (about two weeks of papers).
-LOCAL_SEARCH_PAPERS = 30_000
+PAPERS_DEFAULT, PAPERS_MAX = 10, 100  # DailyArXiv keeps the latest 100 per topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,20 +136,26 @@ async def track(ctx: Context, cmd: Command) -> Reply:
 
 
 async def _preview(ctx: Context, query: Query) -> str:
-    """How the query would have done over the last week, so a bad query shows before the first digest."""
-    since = (ctx.clock() - timedelta(days=PREVIEW_DAYS)).date()
-    recent = await ctx.store.papers.announced_since(since)
-    if not recent:
+    """How the query would have done over the last week, so a bad query shows before the first digest.
+
+    New versions count too: the preview is about the topic, the digest about what is new to the channel.
+    """
+    since = ctx.clock() - timedelta(days=PREVIEW_DAYS)
+    found = await search.preview(ctx.store, query, since, PREVIEW_TITLES)
+    if not found.total:
         return ""
-    return preview_text([p for p in recent if query.matches(prepare(p))], len(recent))
+    return preview_text(found.shown, found.matched, found.total, complete=found.complete)
 
 
-def preview_text(hits: list[Paper], total: int) -> str:
+def preview_text(shown: list[Paper], matched: int, total: int, *, complete: bool = True) -> str:
     """`In the last 7 days it would have matched 3 of 1,204 papers:` and the first titles."""
-    if not hits:
+    if not matched:
         return f"\nIn the last {PREVIEW_DAYS} days it would have matched none of {total:,} papers."
-    lines = [f"\nIn the last {PREVIEW_DAYS} days it would have matched {len(hits)} of {total:,} papers:"]
-    lines += [f"• {' '.join(p.title.split())} ({p.arxiv_id})" for p in hits[:PREVIEW_TITLES]]
+    some = "" if complete else "at least "
+    lines = [
+        f"\nIn the last {PREVIEW_DAYS} days it would have matched {some}{matched:,} of {total:,} papers:"
+    ]
+    lines += [f"• {' '.join(p.title.split())} ({p.arxiv_id})" for p in shown[:PREVIEW_TITLES]]
     return "\n".join(lines)
 
 
@@ -286,7 +290,10 @@ async def abstract(ctx: Context, cmd: Command) -> Reply:
 
 
 async def papers(ctx: Context, cmd: Command) -> Reply:
-    """`/papers <query> [n]`: the latest n matching papers, from the store first, then arXiv."""
+    """`/papers <query> [n]`: the latest n matching papers by last update, from the store first, then arXiv.
+
+    As DailyArXiv's tables: new versions count, and each card says which version and when.
+    """
     words = clean_text(cmd.args).split()
     n = PAPERS_DEFAULT
     if len(words) > 1 and _NUMBER.fullmatch(words[-1]):
@@ -305,16 +312,12 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
     if similar.is_like(text):  # the n stored papers most similar to the examples
         return await relevance_commands.papers_like(ctx, text, n)
     query = parse(text)
-    found: dict[str, Paper] = {}
-    for paper in await ctx.store.papers.latest_announced(LOCAL_SEARCH_PAPERS):
-        if query.matches(prepare(paper)):
-            found[paper.arxiv_id] = paper
-            if len(found) >= n:
-                break
+    local = await search.newest(ctx.store, query, n)
+    found = {p.arxiv_id: p for p in local.papers}
     note = ""
     if len(found) < n and ctx.arxiv is not None:
         try:
-            for paper in await ctx.arxiv.search(query.to_arxiv(), n):
+            for paper in await ctx.arxiv.search(query.to_arxiv(), n, by_update=True):
                 found.setdefault(paper.arxiv_id, paper)
         except ArxivUnavailable:
             note = " (arXiv did not answer, so these are only the papers I already had)"
@@ -322,19 +325,16 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
         return Reply(f'No papers match "{query.canonical}".{note}')
     newest = sorted(found.values(), key=_newest_first, reverse=True)[:n]
     noun = "paper" if len(newest) == 1 else "papers"
-    return Reply(
-        f'The latest {len(newest)} {noun} for "{query.canonical}"{note}:',
-        cards=tuple(digest.card(p) for p in newest),
-    )
+    # A hundred TL;DRs are CPU work: off the event loop.
+    cards = await asyncio.to_thread(lambda: tuple(digest.card(p, dated=True) for p in newest))
+    return Reply(f'The latest {len(newest)} {noun} for "{query.canonical}"{note}:', cards=cards)
 
 
 _NUMBER = re.compile(r"-?[0-9]+")
 
 
-def _newest_first(paper: Paper) -> tuple[str, str]:
-    when = paper.announced.isoformat() if paper.announced else ""
-    published = paper.published.date().isoformat() if paper.published else ""
-    return (max(when, published), paper.arxiv_id)
+def _newest_first(paper: Paper) -> tuple[datetime, str]:
+    return (search.last_update(paper), paper.arxiv_id)
 
 
 async def digest_now(ctx: Context, cmd: Command) -> Reply:
@@ -367,7 +367,7 @@ paperbot follows arXiv for this channel and posts one digest per announcement da
                       or papers like examples: /track like:2510.12283,2509.01234
 /untrack <query>      stop following it
 /tracked              what this channel follows, and when its digest comes
-/papers <query> [n]   the latest n papers matching a query (default 10, at most 50)
+/papers <query> [n]   the latest n papers matching a query (default 10, at most 100)
 /abstract <id|link>   a paper's title, authors, abstract and links
 /digest               post what is pending for this channel now
 /settings             show or change the digest time, timezone, size and learning

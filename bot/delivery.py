@@ -102,7 +102,11 @@ class Deliverer:
             self.reporter.report(exc, "digest matching")
             return [Outcome(c, "failed", detail=str(exc)) for c in channels]
 
-        return await self._each(channels, lambda c: self.deliver(c, matches=found.get(c, []), as_of=as_of))
+        # One run's cards, TL;DRs and `why` records are shared by all its channels.
+        run = digest.RunCache()
+        return await self._each(
+            channels, lambda c: self.deliver(c, matches=found.get(c, []), as_of=as_of, run=run)
+        )
 
     async def resume_open(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
         """Finish the interrupted digests of `channels` (concurrently, bounded), nothing new."""
@@ -128,28 +132,41 @@ class Deliverer:
         self, channels: Sequence[ChannelRef] | None = None
     ) -> dict[ChannelRef, list[digest.Entry]]:
         """Per channel (all of them by default), the matches not yet delivered there, ranked."""
-        if channels is not None and len(channels) <= FEW_CHANNELS:  # a channel's own job, /digest
-            subs = [s for c in dict.fromkeys(channels) for s in await self.store.subscriptions.for_channel(c)]
+        few = channels is not None and len(channels) <= FEW_CHANNELS  # a small time slot, /digest
+        wanted = set(channels) if channels is not None else None
+        if few:
+            subs = [
+                s
+                for c in dict.fromkeys(channels or ())
+                for s in await self.store.subscriptions.for_channel(c)
+            ]
         else:
+            # All of them, even for some channels: the kept index stays whole (`only` picks).
             subs = await self.store.subscriptions.all()
-            if channels is not None:
-                wanted = set(channels)
-                subs = [s for s in subs if s.channel in wanted]
         if not subs:
             return {}
         window = self.clock() - timedelta(days=self.config.digest.lookback_days)
-        candidates = await self.store.papers.harvested_since(max(window, min(s.created_at for s in subs)))
-        delivered = {c: await self.store.deliveries.delivered_ids(c) for c in {s.channel for s in subs}}
-        if len(subs) < PERSISTENT_INDEX_FROM:  # one channel's /digest or job: a small index is quicker
-            found = await asyncio.to_thread(digest.matches, subs, candidates, delivered)
+        mine = subs if wanted is None or few else [s for s in subs if s.channel in wanted]
+        if not mine:
+            return {}
+        candidates = await self.store.papers.harvested_since(max(window, min(s.created_at for s in mine)))
+        targets = {s.channel for s in mine}
+        if len(targets) <= FEW_CHANNELS:
+            delivered = {c: await self.store.deliveries.delivered_ids(c) for c in targets}
+        else:  # one query for every channel, about these papers only (not one per channel)
+            delivered = await self.store.deliveries.delivered_among([p.arxiv_id for p, _ in candidates])
+        if few or len(subs) < PERSISTENT_INDEX_FROM:  # a few channels: a small index is quicker
+            found = await asyncio.to_thread(digest.matches, mine, candidates, delivered)
         else:
             async with self._index_lock:
                 # In a thread: at 100,000 subscriptions matching takes a second or two, and the
                 # event loop must keep answering slash commands and gateway heartbeats meanwhile.
-                found = await asyncio.to_thread(digest.matches, subs, candidates, delivered, self._index)
+                found = await asyncio.to_thread(
+                    digest.matches, subs, candidates, delivered, self._index, wanted
+                )
         if self.relevance is None:
             return found
-        return await self.relevance.extend(found, subs, candidates, delivered)
+        return await self.relevance.extend(found, mine, candidates, delivered)
 
     async def deliver(
         self,
@@ -159,13 +176,16 @@ class Deliverer:
         matches: list[digest.Entry] | None = None,
         as_of: int = 0,
         only_open: bool = False,
+        run: digest.RunCache | None = None,
     ) -> Outcome:
         """Finish an interrupted digest, then post what is new; `on_request` is /digest (ignores pause).
 
         `matches` are the channel's new matches when `deliver_many` already found them, before
         the `as_of`-th plan; they are found again if the channel got a digest since. With
-        `only_open`, only an interrupted digest is finished.
+        `only_open`, only an interrupted digest is finished. `run` holds the cards shared with the
+        other channels of a run.
         """
+        run = run or digest.RunCache()
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
         async with lock:
             now = self.clock()
@@ -179,7 +199,7 @@ class Deliverer:
             open_digest = await self.store.deliveries.open_digest(channel)
             if open_digest is not None:
                 log.info("resuming digest %d in %s", open_digest.id, channel)
-                outcome = await self._post(open_digest)
+                outcome = await self._post(open_digest, run)
                 if outcome.status != "posted":
                     return outcome
                 posted += outcome.posted
@@ -187,24 +207,25 @@ class Deliverer:
                 return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
             if matches is None or self._planned_at.get(channel, -1) >= as_of:
                 matches = (await self.new_matches([channel])).get(channel, [])
-            record = await self._plan(channel, matches, now) if matches else None
+            record = await self._plan(channel, matches, now, run) if matches else None
             if record is not None:
-                outcome = await self._post(record)
+                outcome = await self._post(record, run)
                 if outcome.status != "posted":
                     return outcome
                 posted += outcome.posted
             return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
 
-    async def _plan(self, channel: ChannelRef, entries: list[digest.Entry], now: datetime) -> DigestRecord:
+    async def _plan(
+        self, channel: ChannelRef, entries: list[digest.Entry], now: datetime, run: digest.RunCache
+    ) -> DigestRecord:
         """Write the next digest (ranked `entries`, capped) to the ledger before anything is posted."""
         settings = await self.store.channels.settings(channel)
         plan = digest.plan(entries, settings.max_papers or self.config.digest.max_papers)
         ledger = [
-            LedgerEntry(
-                e.paper.arxiv_id, i, e.queries, json.dumps(e.why(words=shown), ensure_ascii=False), state
-            )
-            for i, (e, shown, state) in enumerate(
-                [(e, True, "pending") for e in plan.shown] + [(e, False, "overflow") for e in plan.rest]
+            LedgerEntry(e.paper.arxiv_id, i, e.queries, why, state)
+            for i, (e, why, state) in enumerate(
+                [(e, run.why_json(e), "pending") for e in plan.shown]
+                + [(e, json.dumps(e.why(words=False), ensure_ascii=False), "overflow") for e in plan.rest]
             )
         ]
         days = [e.paper.announced for e in entries if e.paper.announced]
@@ -220,14 +241,14 @@ class Deliverer:
             now=now,
         )
 
-    async def _post(self, record: DigestRecord) -> Outcome:
+    async def _post(self, record: DigestRecord, run: digest.RunCache) -> Outcome:
         channel = record.channel
         adapter = self.adapters.get(channel.platform)
         if adapter is None:
             metrics.delivery_failed(channel.platform, "no_adapter")
             return Outcome(channel, "failed", detail=f"no {channel.platform} adapter is running")
         try:
-            posted = await self._send(adapter, record)
+            posted = await self._send(adapter, record, run)
         except ChannelUnreachable as exc:
             metrics.delivery_failed(channel.platform, "unreachable")
             retry_at = await self.store.channels.mark_unreachable(channel, exc.reason, self.clock())
@@ -246,7 +267,7 @@ class Deliverer:
             log.info("%s is reachable again", channel)
         return Outcome(channel, "posted", posted)
 
-    async def _send(self, adapter: Adapter, record: DigestRecord) -> int:
+    async def _send(self, adapter: Adapter, record: DigestRecord, run: digest.RunCache) -> int:
         """Every message of `record` the platform does not hold yet, in order; returns the papers."""
         ledger, channel = self.store.deliveries, record.channel
         parent = record.parent_message_id
@@ -268,11 +289,7 @@ class Deliverer:
         summaries = await self.summarizer.summaries(list(papers.values())) if self.summarizer else {}
         # A paper can only be missing if the database was edited by hand; skip rather than stall.
         thread: list[tuple[str, ThreadItem, LedgerEntry | None]] = [
-            (
-                record.item_key(e),
-                digest.card(papers[e.arxiv_id], json.loads(e.why), summaries.get(e.arxiv_id)),
-                e,
-            )
+            (record.item_key(e), run.card(papers[e.arxiv_id], e.why, summaries.get(e.arxiv_id)), e)
             for e in pending
             if e.arxiv_id in papers
         ]

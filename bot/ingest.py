@@ -7,6 +7,7 @@ The harvest itself (days, catch-up, re-polls) is bot.harvest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -163,9 +164,9 @@ class ArxivService:
         exact = [p for p in found if words(p.title) == wanted]
         return exact[0] if exact else (found[0] if len(found) == 1 else None)
 
-    async def search(self, query: str, n: int) -> list[Paper]:
+    async def search(self, query: str, n: int, *, by_update: bool = False) -> list[Paper]:
         """The newest `n` papers for an API query (backfill); stored, but not as announcements."""
-        found = await self.client.search(query, n, retries=INTERACTIVE_RETRIES)
+        found = await self.client.search(query, n, retries=INTERACTIVE_RETRIES, by_update=by_update)
         if found:
             await self.store.papers.upsert_many(found, self._now())
         return found
@@ -233,4 +234,6 @@ async def harvest_needs(store: Store) -> HarvestNeeds:
     """The categories each subscription needs and when the first was made (one read of them all)."""
     subs = await store.subscriptions.all()
     since = min((s.created_at for s in subs), default=None)
-    return HarvestNeeds([subscription_categories(s.query) for s in subs], since)
+    queries = sorted({s.query for s in subs})  # many channels track the same query: each once
+    # Parsing 70,000 queries takes seconds: in a worker thread, so commands are answered meanwhile.
+    return HarvestNeeds(await asyncio.to_thread(lambda: [subscription_categories(q) for q in queries]), since)

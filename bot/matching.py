@@ -20,15 +20,14 @@ credited leaves and shared by the hits that have it.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import itertools
 import logging
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from bot.memory import gc_paused
 from bot.models import Paper
 from bot.query import And, Author, Category, Leaf, Node, Not, Or, Phrase, Query, TextField
 from bot.text import STOP_WORDS, WordSpans, name_matches, name_variants, stem, to_plain, tokens
@@ -155,6 +154,15 @@ class Reasons:
             self._why = self._index._why(self._ids, self._paper, self._explained)
         return self._why
 
+    def forget_words(self) -> None:
+        """Drop the words worked out (a run keeps them in its records); worked out again if asked."""
+        if self._index is None:  # known reasons (the naive scan): nothing to work them out from
+            return
+        self._why = None
+        self._explained.clear()
+        if self._paper is not None:
+            self._paper.forget_words()
+
     @property
     def in_title(self) -> bool:
         if self._in_title is None:
@@ -238,6 +246,19 @@ class PreparedPaper:
     @property
     def arxiv_id(self) -> str:
         return self.paper.arxiv_id
+
+    def forget_words(self) -> None:
+        """Drop the phrases found as written (they are found again if asked)."""
+        self._spans = {}
+        self._surfaces = {}
+
+    def matched(self) -> None:
+        """Matching is over: drop the word sets only it uses (explaining and ranking need none).
+
+        A day's papers stay alive with their matches until the digests are posted; these sets were
+        a tenth of a run's memory. `has_phrase` and friends are not to be asked afterwards.
+        """
+        self.title_words = self.abstract_words = self.author_words = frozenset()
 
     def has_phrase(self, field: TextField, toks: tuple[str, ...]) -> bool:
         """Whether the tokens occur consecutively in the title and/or abstract, as `field` says."""
@@ -452,6 +473,7 @@ class _Entry(Generic[K]):
 
     __slots__ = (
         "anchors",
+        "canonical",
         "evaluate",
         "groups",
         "keys",
@@ -460,44 +482,51 @@ class _Entry(Generic[K]):
         "neg",
         "pos",
         "positives",
-        "query",
     )
 
     def __init__(self, query: Query, lid: Callable[[Leaf], int], score: Callable[[int], float]) -> None:
         root = query.root
-        self.query = query
-        self.keys: dict[K, None] = {}  # insertion-ordered set
+        # Only the canonical text is kept: the parse tree is not needed once compiled, and at
+        # 100,000 subscriptions the trees would be a third of the index's memory.
+        self.canonical = query.canonical
+        # The keys tracking it, in order: a 1-tuple for the usual one key, a dict (as an ordered set)
+        # from the second on. A dict per query was 11 MB at 100,000 subscriptions.
+        self.keys: tuple[K, ...] | dict[K, None] = ()
         self.pos = self.neg = _NONE
         self.groups: tuple[frozenset[int], ...] = ()
         self.evaluate: _Eval | None = None
+        # Anchors and leaves are only iterated: tuples (56 bytes for one id) rather than frozensets
+        # (216): at 100,000 subscriptions that is 20 MB.
         if isinstance(root, Phrase | Author | Category):  # most queries: one phrase, name or category
             i = lid(root)
-            self.anchors = self.leaves = frozenset((i,))
-            self.positives: tuple[int, ...] = (i,)
+            self.anchors: tuple[int, ...] = (i,)
+            self.leaves: tuple[int, ...] = self.anchors
+            self.positives: tuple[int, ...] = self.anchors
             self.kind = _EXACT
             return
         found = _anchors(root, lid, score)
         if found is None:
             raise ValueError(f"query {query.canonical!r} has no positive term to index")
-        self.anchors = frozenset(found[1])
-        self.leaves = frozenset(lid(leaf) for leaf in _all_leaves(root))
+        anchors = frozenset(found[1])
+        self.anchors = tuple(anchors)
+        self.leaves = tuple(dict.fromkeys(lid(leaf) for leaf in _all_leaves(root)))
         self.positives = tuple(dict.fromkeys(lid(leaf) for leaf in query.positive_leaves()))
         self.kind = _GENERAL
         if _leaves_only(root):
             self.kind = _EXACT  # a true anchor is a true query
-        elif isinstance(root, And) and self._conjunction(root, lid):
+        elif isinstance(root, And) and self._conjunction(root, lid, anchors):
             self.kind = _CONJ
         else:
             self.evaluate = _compile(root, lid)
 
-    def _conjunction(self, root: And, lid: Callable[[Leaf], int]) -> bool:
+    def _conjunction(self, root: And, lid: Callable[[Leaf], int], anchors: frozenset[int]) -> bool:
         """Literals and ORs of leaves, ANDed: testable with a few set operations."""
         pos: list[int] = []
         neg: list[int] = []
         groups: list[frozenset[int]] = []
         for c in root.children:
             ids = frozenset(lid(leaf) for leaf in _all_leaves(c))
-            if (_is_leaf(c) or _leaves_only(c)) and ids >= self.anchors:
+            if (_is_leaf(c) or _leaves_only(c)) and ids >= anchors:
                 continue  # the anchor: true in every candidate paper
             if _is_leaf(c):
                 pos.extend(ids)
@@ -507,7 +536,9 @@ class _Entry(Generic[K]):
                 groups.append(ids)
             else:
                 return False
-        self.pos, self.neg, self.groups = frozenset(pos), frozenset(neg), tuple(groups)
+        self.pos = frozenset(pos) if pos else _NONE
+        self.neg = frozenset(neg) if neg else _NONE
+        self.groups = tuple(groups)
         return True
 
 
@@ -565,15 +596,17 @@ class MatchIndex(Generic[K]):
         self._leaf_scores: list[float] = []  # how selective each leaf is as an anchor
         self._free_leaves: list[int] = []
         # Per key domain, key -> ids of the leaves it decides / that must then be verified.
-        self._decided: list[dict[str, list[int]]] = [{} for _ in range(_DOMAINS)]
-        self._checked: list[dict[str, list[int]]] = [{} for _ in range(_DOMAINS)]
-        self._anchored: dict[int, set[int]] = {}  # leaf id -> slots of the queries anchored on it
+        # (One leaf id, or a list of several: most keys have one, and a list each was 8 MB at 100k.)
+        self._decided: list[dict[str, int | list[int]]] = [{} for _ in range(_DOMAINS)]
+        self._checked: list[dict[str, int | list[int]]] = [{} for _ in range(_DOMAINS)]
+        # leaf id -> slot(s) of the queries anchored on it: one slot, or a set of several
+        self._anchored: dict[int, int | set[int]] = {}
 
     @classmethod
     def build(cls, subscriptions: Iterable[tuple[K, Query]]) -> MatchIndex[K]:
         """An index of (key, query) pairs; a repeated key keeps its last query."""
         index: MatchIndex[K] = cls()
-        with _gc_paused():
+        with gc_paused():
             for key, query in subscriptions:
                 index.add(key, query)
         return index
@@ -593,7 +626,7 @@ class MatchIndex(Generic[K]):
         slot = self._slot_of_key.get(key)
         if slot is not None:
             entry = self._entries[slot]
-            if entry is not None and entry.query.canonical == query.canonical:
+            if entry is not None and entry.canonical == query.canonical:
                 return
             self.remove(key)
         slot = self._slot_of_query.get(query.canonical)
@@ -601,7 +634,10 @@ class MatchIndex(Generic[K]):
             slot = self._insert(query)
         entry = self._entries[slot]
         assert entry is not None
-        entry.keys[key] = None
+        if isinstance(entry.keys, dict):
+            entry.keys[key] = None
+        else:
+            entry.keys = (key,) if not entry.keys else dict.fromkeys((*entry.keys, key))
         self._slot_of_key[key] = slot
 
     def remove(self, key: K) -> None:
@@ -611,17 +647,21 @@ class MatchIndex(Generic[K]):
             return
         entry = self._entries[slot]
         assert entry is not None
-        del entry.keys[key]
+        if isinstance(entry.keys, dict):
+            del entry.keys[key]
+        else:
+            entry.keys = ()
         if entry.keys:
             return
         for i in entry.anchors:
             slots = self._anchored[i]
-            slots.discard(slot)
-            if not slots:
+            if isinstance(slots, int) or len(slots) == 1:
                 del self._anchored[i]
+            else:
+                slots.discard(slot)
         for i in entry.leaves:
             self._release_leaf(i)
-        del self._slot_of_query[entry.query.canonical]
+        del self._slot_of_query[entry.canonical]
         self._entries[slot] = None
         self._free.append(slot)
 
@@ -661,7 +701,9 @@ class MatchIndex(Generic[K]):
         for i in entry.anchors:
             slots = anchored.get(i)
             if slots is None:
-                anchored[i] = {slot}
+                anchored[i] = slot  # most leaves anchor one query: an int, not a set (17 MB at 100k)
+            elif isinstance(slots, int):
+                anchored[i] = {slots, slot}
             else:
                 slots.add(slot)
         return slot
@@ -678,7 +720,14 @@ class MatchIndex(Generic[K]):
             self._leaf_scores.append(_leaf_score(leaf))
         self._leaf_ids[identity] = i
         domain, key, decided = _leaf_lookup(leaf)
-        (self._decided if decided else self._checked)[domain].setdefault(key, []).append(i)
+        table = (self._decided if decided else self._checked)[domain]
+        ids = table.get(key)
+        if ids is None:
+            table[key] = i
+        elif isinstance(ids, int):
+            table[key] = [ids, i]
+        else:
+            ids.append(i)
         return i
 
     def _release_leaf(self, i: int) -> None:
@@ -689,9 +738,13 @@ class MatchIndex(Generic[K]):
         assert leaf is not None
         domain, key, decided = _leaf_lookup(leaf)
         table = (self._decided if decided else self._checked)[domain]
-        table[key].remove(i)
-        if not table[key]:
+        ids = table[key]
+        if isinstance(ids, int):
             del table[key]
+        else:
+            ids.remove(i)
+            if not ids:
+                del table[key]
         del self._leaf_ids[_leaf_identity(leaf)]
         self._leaves[i] = None
         self._free_leaves.append(i)
@@ -702,18 +755,34 @@ class MatchIndex(Generic[K]):
 
     def match_prepared(self, papers: Iterable[PreparedPaper]) -> list[Hit[K]]:
         """Like `match`, for papers already prepared."""
-        with _gc_paused():
+        new = tuple.__new__  # what Hit(...) does, without a Python-level call per hit
+        with gc_paused():
+            found = self._match(papers)
+            return [new(Hit, (key, arxiv_id, reasons)) for arxiv_id, reasons, keys in found for key in keys]
+
+    def match_queries(self, papers: Sequence[PreparedPaper]) -> Sequence[tuple[str, Reasons, Collection[K]]]:
+        """Per paper (in order) and matching distinct query: the paper's id, why, and the keys tracking it.
+
+        `match` without the fan-out to every key: a caller that groups hits anyway (a digest run,
+        a million hits at 100,000 subscriptions) need not build a Hit per key first. The key
+        collections are the index's own: valid until it changes.
+        """
+        with gc_paused():
             return self._match(papers)
 
-    def _match(self, papers: Iterable[PreparedPaper]) -> list[Hit[K]]:
-        found: list[tuple[str, Reasons, dict[K, None]]] = []
+    def _match(self, papers: Iterable[PreparedPaper]) -> list[tuple[str, Reasons, Collection[K]]]:
+        found: list[tuple[str, Reasons, Collection[K]]] = []
         entries = self._entries
         anchored = self._anchored
         for paper in papers:
             true = self._true_leaves(paper)
             candidates: set[int] = set()
             for i in anchored.keys() & true:
-                candidates |= anchored[i]
+                slots = anchored[i]
+                if isinstance(slots, int):
+                    candidates.add(slots)
+                else:
+                    candidates |= slots
             # Distinct queries share leaves ('video retrieval' in many ANDs and ORs): each leaf is
             # explained, and each set of true leaves merged into a `why`, once per paper.
             explained: dict[int, list[tuple[str, list[str]]]] = {}
@@ -739,8 +808,7 @@ class MatchIndex(Generic[K]):
                 if reasons is None:
                     reasons = shared[credited] = Reasons(self, paper, credited, explained)
                 found.append((arxiv_id, reasons, entry.keys))
-        new = tuple.__new__  # what Hit(...) does, without a Python-level call per hit
-        return [new(Hit, (key, arxiv_id, reasons)) for arxiv_id, reasons, keys in found for key in keys]
+        return found
 
     def _true_leaves(self, paper: PreparedPaper) -> set[int]:
         """The ids of the indexed leaves that `paper` satisfies."""
@@ -751,11 +819,16 @@ class MatchIndex(Generic[K]):
             table = decided[domain]
             if table:
                 for key in table.keys() & keys:
-                    true.update(table[key])
+                    ids = table[key]
+                    if isinstance(ids, int):
+                        true.add(ids)
+                    else:
+                        true.update(ids)
             table = checked[domain]
             if table:
                 for key in table.keys() & keys:
-                    for i in table[key]:
+                    ids = table[key]
+                    for i in (ids,) if isinstance(ids, int) else ids:
                         leaf = leaves[i]
                         assert leaf is not None
                         if _leaf_true(leaf, paper):
@@ -816,20 +889,6 @@ def _paper_keys(paper: PreparedPaper, wanted: list[bool]) -> Iterator[tuple[int,
         yield _CAT, paper.categories
     if wanted[_ARCH]:
         yield _ARCH, paper.archives
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # A big batch allocates a million small objects that all stay alive; the cyclic collector
-    # would re-scan them over and over (it doubled the match time at 100k subscriptions), and
-    # none of them can form a cycle.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _pairs(seq: tuple[str, ...]) -> set[str]:

@@ -1,12 +1,18 @@
-"""Plain-text rendering of replies, cards and digests.
+"""Plain-text (and Markdown) rendering of replies, cards and digests.
 
 The console prints this; Slack and Discord use it as the notification/fallback
-text beside their rich formats. Pure functions, no platform markup.
+text beside their rich formats, and Discord attaches the Markdown of a list too
+long for one message. Pure functions, no platform markup.
 """
 
 from __future__ import annotations
 
+import re
+
 from bot.models import Card, Post, Reply
+
+# What Markdown (CommonMark, GitHub, Discord) could read as markup inside a line of paper text.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 
 def card_lines(card: Card) -> list[str]:
@@ -33,3 +39,22 @@ def reply_text(reply: Reply) -> str:
 
 def post_parent_text(post: Post) -> str:
     return "\n".join([post.header, *post.lines])
+
+
+def markdown_escape(text: str) -> str:
+    """`text` on one line, with every character Markdown could read as markup escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def reply_markdown(reply: Reply) -> str:
+    """A reply as a Markdown document: its text as the heading, then one numbered entry per card."""
+    lines = [f"# {markdown_escape(reply.text)}" if reply.text else "# Papers", ""]
+    for i, card in enumerate(reply.cards, start=1):
+        title = markdown_escape(card.title)
+        lines.append(f"{i}. **[{title}](<{card.url}>)**" if card.url else f"{i}. **{title}**")
+        details = [card.authors, *card.meta, card.body, card.footer]
+        lines += [f"   {markdown_escape(d)}  " for d in details if d]
+        if card.links:
+            lines.append("   " + " · ".join(f"[{markdown_escape(k.label)}](<{k.url}>)" for k in card.links))
+        lines.append("")
+    return "\n".join(lines)

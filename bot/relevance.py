@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
 
 from bot import digest, feedback, similar
 from bot.digest import SIMILAR, Entry
-from bot.matching import Hit, MatchReason, Reasons
+from bot.matching import MatchReason, Reasons
 from bot.models import ChannelRef, Paper, Subscription
 from bot.textmodel import Corpus, Matrix, TextModel
 from storage import Store
@@ -156,23 +155,23 @@ def _add_similar(
                 continue
             example = topic.closest_example(vectors[i])
             reason = MatchReason(SIMILAR, (similar.example_title(example),))
-            hit: Hit[int] = Hit(sub.id, paper.arxiv_id, Reasons.known((reason,)))
+            why = Reasons.known((reason,))
             score = float(scores[i, column[sub.query]])
-            _merge(out.setdefault(sub.channel, []), paper, (hit, sub.query, score), harvested[paper.arxiv_id])
+            _merge(out.setdefault(sub.channel, []), paper, (why, sub.query, score), harvested[paper.arxiv_id])
             changed.add(sub.channel)
     for channel in changed:
         out[channel] = digest.rank(out[channel])
 
 
 def _merge(
-    entries: list[Entry], paper: Paper, found: tuple[Hit[int], str, float], harvested_at: datetime
+    entries: list[Entry], paper: Paper, found: tuple[Reasons, str, float], harvested_at: datetime
 ) -> None:
-    """Add a `like:` topic's (hit, query, similarity) to the paper's entry, or a new entry."""
-    hit, query, score = found
+    """Add a `like:` topic's (reasons, query, similarity) to the paper's entry, or a new entry."""
+    why, query, score = found
     for i, e in enumerate(entries):
         if e.paper.arxiv_id == paper.arxiv_id:
-            pairs = sorted([*zip(e.queries, e.hits, strict=True), (query, hit)], key=lambda qh: qh[0])
-            hits, queries = tuple(h for _, h in pairs), tuple(q for q, _ in pairs)
-            entries[i] = replace(e, hits=hits, queries=queries, similarity=max(e.similarity, score))
+            pairs = sorted([*zip(e.queries, e.reasons, strict=True), (query, why)], key=lambda qr: qr[0])
+            reasons, queries = tuple(r for _, r in pairs), tuple(q for q, _ in pairs)
+            entries[i] = e._replace(reasons=reasons, queries=queries, similarity=max(e.similarity, score))
             return
-    entries.append(Entry(paper, (hit,), (query,), digest.late(paper, harvested_at), similarity=score))
+    entries.append(Entry(paper, (why,), (query,), digest.late(paper, harvested_at), similarity=score))

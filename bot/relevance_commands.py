@@ -70,7 +70,7 @@ async def preview(ctx: Context, canonical: str) -> str:
     from bot.commands import preview_text  # bot.commands imports this module
 
     hits = similar.ranked(topic, model, recent, at_least=topic.threshold)
-    return preview_text([h.paper for h in hits], len(recent))
+    return preview_text([h.paper for h in hits], len(hits), len(recent))
 
 
 async def papers_like(ctx: Context, text: str, n: int) -> Reply:

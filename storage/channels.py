@@ -176,3 +176,29 @@ class ChannelRepository:
             )
             for r in rows
         ]
+
+    async def schedule_slots(self, default_time: str, default_timezone: str) -> set[tuple[str, str]]:
+        """The distinct (post time, timezone) of the channels that track something, defaults applied."""
+        async with self._db.read(
+            "SELECT DISTINCT COALESCE(post_time, ?), COALESCE(timezone, ?) FROM channels"
+            " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id)",
+            (default_time, default_timezone),
+        ) as cur:
+            return {(str(r[0]), str(r[1])) for r in await cur.fetchall()}
+
+    async def at_slot(
+        self, post_time: str, timezone: str | None, default_time: str, default_timezone: str
+    ) -> list[ChannelRef]:
+        """The channels that track something and post at `post_time` in `timezone` (any, if None)."""
+        sql = (
+            "SELECT platform, workspace, channel_id, name FROM channels"
+            " WHERE COALESCE(post_time, ?) = ?"
+            " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id)"
+        )
+        params: tuple[str, ...] = (default_time, post_time)
+        if timezone is not None:
+            sql += " AND COALESCE(timezone, ?) = ?"
+            params += (default_timezone, timezone)
+        async with self._db.read(sql + " ORDER BY id", params) as cur:
+            rows = await cur.fetchall()
+        return [ChannelRef(Platform(r[0]), r[1], r[2], r[3]) for r in rows]

@@ -25,6 +25,7 @@ import aiosqlite
 
 from bot.errors import StorageError
 from storage.migrations import LATEST_VERSION, MIGRATIONS
+from storage.search import register_functions
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class Database:
                 # loss, the last commits), and spares an fsync per commit: the ledger commits
                 # twice per posted message.
                 await conn.execute("PRAGMA synchronous = NORMAL")
+            await register_functions(conn)  # the search index's tokenisers (a migration uses them)
         except BaseException:
             await conn.close()
             raise

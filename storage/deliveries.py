@@ -75,6 +75,12 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+_DELIVERED_AMONG = (
+    "SELECT c.platform, c.workspace, c.channel_id, c.name, d.arxiv_id"
+    " FROM deliveries d JOIN channels c ON c.id = d.channel WHERE d.arxiv_id IN "
+)
+
+
 class DeliveryRepository:
     def __init__(self, db: Database, channels: ChannelRepository) -> None:
         self._db = db
@@ -88,6 +94,18 @@ class DeliveryRepository:
             channel_key(channel),
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
+
+    async def delivered_among(self, arxiv_ids: Sequence[str]) -> dict[ChannelRef, set[str]]:
+        """Which of these papers each channel was already offered: one pass for every channel."""
+        found: dict[ChannelRef, set[str]] = {}
+        for start in range(0, len(arxiv_ids), 500):
+            chunk = arxiv_ids[start : start + 500]
+            marks = "(" + ",".join("?" * len(chunk)) + ")"
+            async with self._db.read(_DELIVERED_AMONG + marks, tuple(chunk)) as cur:
+                for platform, workspace, channel_id, name, arxiv_id in await cur.fetchall():
+                    channel = ChannelRef(Platform(platform), workspace, channel_id, name)
+                    found.setdefault(channel, set()).add(arxiv_id)
+        return found
 
     async def plan(
         self,

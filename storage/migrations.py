@@ -195,6 +195,50 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 7: full-text search (/papers, the /track preview), and the digest run's lookups. Each paper
+    # gets a search key that orders papers by last update or announcement, whichever is later
+    # (its second << 20, plus a sequence within the second) and is its row in `paper_search`,
+    # so "the newest n matches" is FTS5 reading its own rowids backwards.
+    # The index holds the matcher's tokens (bot.fulltext), not paper text: the paperbot_* functions
+    # are registered on every connection by storage.search before migrations run.
+    (
+        "ALTER TABLE papers ADD COLUMN search_key INTEGER",
+        """
+        CREATE TEMP TABLE paper_keys (arxiv_id TEXT PRIMARY KEY, search_key INTEGER NOT NULL)
+        """,
+        """
+        INSERT INTO temp.paper_keys (arxiv_id, search_key)
+        SELECT arxiv_id, (secs << 20) + ROW_NUMBER() OVER (PARTITION BY secs ORDER BY arxiv_id) - 1
+        FROM (
+            SELECT arxiv_id,
+                   MAX(COALESCE(CAST(strftime('%s', updated) AS INTEGER), 0),
+                       COALESCE(CAST(strftime('%s', published) AS INTEGER), 0),
+                       COALESCE(CAST(strftime('%s', announced) AS INTEGER), 0)) AS secs
+            FROM papers
+        )
+        """,
+        """
+        UPDATE papers SET search_key =
+            (SELECT k.search_key FROM temp.paper_keys k WHERE k.arxiv_id = papers.arxiv_id)
+        """,
+        "DROP TABLE temp.paper_keys",
+        "CREATE UNIQUE INDEX papers_search_key ON papers (search_key)",
+        # A digest run asks which of the day's papers each channel already got, for all at once.
+        "CREATE INDEX deliveries_paper ON deliveries (arxiv_id)",
+        """
+        CREATE VIRTUAL TABLE paper_search USING fts5 (
+            title, abstract, authors, categories, archives,
+            content = '', columnsize = 0, tokenize = "ascii tokenchars '.-'"
+        )
+        """,
+        """
+        INSERT INTO paper_search (rowid, title, abstract, authors, categories, archives)
+        SELECT search_key, paperbot_text_tokens(title), paperbot_text_tokens(abstract),
+               paperbot_author_tokens(authors), paperbot_category_tokens(categories),
+               paperbot_archive_tokens(categories)
+        FROM papers
+        """,
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -13,6 +13,7 @@ from storage.harvests import HarvestRepository
 from storage.health import HealthRepository
 from storage.papers import PaperRepository
 from storage.reactions import ReactionRepository
+from storage.search import SearchIndex
 from storage.subscriptions import SubscriptionRepository
 from storage.summaries import SummaryRepository
 
@@ -25,6 +26,7 @@ class Store:
         self.channels = ChannelRepository(db)
         self.subscriptions = SubscriptionRepository(db, self.channels)
         self.papers = PaperRepository(db)
+        self.search = SearchIndex(db)
         self.harvests = HarvestRepository(db)
         self.days = DayRepository(db)
         self.deliveries = DeliveryRepository(db, self.channels)

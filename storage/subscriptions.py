@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
+from bot.memory import gc_paused
 from bot.models import ChannelRef, Platform, Subscription
 from storage.channels import ChannelRepository, channel_key
 from storage.database import Database
 
+_CHUNK = 10_000
 _SELECT = (
     "SELECT s.id, s.query, s.raw_query, s.created_by, s.created_at,"
     " c.platform, c.workspace, c.channel_id, c.name"
@@ -36,10 +41,33 @@ class ChannelFull(Exception):
         self.count = count
 
 
+def _subscriptions(rows: Iterable[aiosqlite.Row], shared: dict[object, Any]) -> list[Subscription]:
+    """Rows as subscriptions, sharing what repeats (channels, dates, queries) through `shared`."""
+    out = []
+    with gc_paused():  # a hundred thousand objects that form no cycle (see bot.memory)
+        for r in rows:
+            key = (r["platform"], r["workspace"], r["channel_id"], r["name"])
+            channel = shared.get(key)
+            if channel is None:
+                channel = shared[key] = ChannelRef(Platform(key[0]), key[1], key[2], key[3])
+            created = shared.get(r["created_at"])
+            if created is None:
+                created = shared[r["created_at"]] = datetime.fromisoformat(r["created_at"])
+            query = shared.setdefault(r["query"], r["query"])
+            by = shared.setdefault(r["created_by"], r["created_by"])
+            out.append(Subscription(int(r["id"]), channel, query, r["raw_query"], by, created))
+    return out
+
+
 class SubscriptionRepository:
     def __init__(self, db: Database, channels: ChannelRepository) -> None:
         self._db = db
         self._channels = channels
+        # Every digest run reads every subscription, and between two runs a few change, if any:
+        # `all()` keeps what it read until this repository writes (the only writer: one process
+        # owns the database). A write bumps the generation, so a read racing it is not kept.
+        self._generation = 0
+        self._all: tuple[int, list[Subscription]] | None = None
 
     async def add(
         self,
@@ -57,6 +85,7 @@ class SubscriptionRepository:
         the insert are one transaction (BEGIN IMMEDIATE), so concurrent /track commands, in this
         process or another, cannot together pass the limit.
         """
+        self._generation += 1
         async with self._db.transaction() as conn:
             channel_row = await self._channels.ensure(channel, now)
             if limit is not None:
@@ -86,6 +115,7 @@ class SubscriptionRepository:
         channel_row = await self._channels.row_id(channel)
         if channel_row is None:
             return False
+        self._generation += 1
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 "DELETE FROM subscriptions WHERE channel = ? AND query = ?", (channel_row, query)
@@ -110,5 +140,22 @@ class SubscriptionRepository:
 
     async def all(self) -> list[Subscription]:
         """Every subscription of every channel (for building the match index)."""
-        async with self._db.read(_SELECT + " ORDER BY s.id") as cur:
-            return [_row_to_subscription(r) for r in await cur.fetchall()]
+        generation = self._generation
+        if self._all is not None and self._all[0] == generation:
+            return list(self._all[1])
+        out: list[Subscription] = []
+        shared: dict[object, Any] = {}
+        last = -1
+        while True:
+            # In chunks (100,000 rows at once were 45 MB), each its own turn at the database,
+            # converted off the event loop.
+            sql = _SELECT + " WHERE s.id > ? ORDER BY s.id LIMIT ?"
+            async with self._db.read(sql, (last, _CHUNK)) as cur:
+                rows = await cur.fetchall()
+            if not rows:
+                break
+            out += await asyncio.to_thread(_subscriptions, rows, shared)
+            last = out[-1].id
+        if generation == self._generation:
+            self._all = (generation, out)
+        return list(out)

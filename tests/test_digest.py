@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pytest import MonkeyPatch
 
 from bot import delivery, digest, metrics
-from bot.app import App, delivery_job_id
+from bot.app import App, slot_job_id
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Subscription
 from tests.conftest import GENERAL, command
@@ -332,7 +333,8 @@ async def test_delivery_jobs_follow_the_channel_timezone_across_dst(config: Conf
     async with App(config, [console()]) as app:
         await track(app, "video retrieval")
         await app.command(command("/settings time 09:00 tz Europe/Berlin"))
-        job = delivery_job_id(GENERAL)
+        job = await app.delivery_job(GENERAL)
+        assert job == slot_job_id("09:00", "Europe/Berlin")
         # Summer time ends on Sunday 25 October 2026: 09:00 stays 09:00 local, the UTC hour moves.
         before = app.scheduler.next_fire(job, datetime(2026, 10, 23, 12, 0, tzinfo=UTC))
         after = app.scheduler.next_fire(job, datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
@@ -342,46 +344,56 @@ async def test_delivery_jobs_follow_the_channel_timezone_across_dst(config: Conf
         assert after.astimezone(UTC).date() == date(2026, 10, 25)
         # New York too (its DST ends a week later).
         await app.command(command("/settings tz America/New_York time 07:30"))
+        job = await app.delivery_job(GENERAL)
+        assert job is not None
         nov = app.scheduler.next_fire(job, datetime(2026, 10, 31, 12, 0, tzinfo=UTC))
         assert nov is not None and nov.astimezone(UTC).hour == 12  # 07:30 EST on 1 November
 
 
-async def test_changing_settings_replaces_the_one_job_of_the_channel(config: Config) -> None:
+def delivery_jobs(app: App) -> list[str]:
+    return [j for j in app.scheduler.job_ids() if j.startswith("deliver:")]
+
+
+async def test_one_delivery_job_per_time_and_timezone_following_the_channels(config: Config) -> None:
     async with App(config, [console()]) as app:
         await track(app, "video retrieval")
-        job = delivery_job_id(GENERAL)
-        assert app.scheduler.job_ids().count(job) == 1
+        await track(app, "sparse codes", VISION)
+        default = slot_job_id(config.schedule.post_time, config.schedule.timezone)
+        assert delivery_jobs(app) == [default]  # two channels, one slot
         await app.command(command("/settings time 07:15"))
-        fire = app.scheduler.next_fire(job, datetime(2026, 11, 20, 0, 0, tzinfo=UTC))
+        fire = app.scheduler.next_fire(slot_job_id("07:15", "UTC"), datetime(2026, 11, 20, 0, 0, tzinfo=UTC))
         assert fire is not None and (fire.hour, fire.minute) == (7, 15)
-        assert app.scheduler.job_ids().count(job) == 1
+        assert sorted(delivery_jobs(app)) == sorted([default, slot_job_id("07:15", "UTC")])
         await app.command(command("/settings time asap"))  # delivered by the harvest job instead
-        assert job not in app.scheduler.job_ids()
+        assert delivery_jobs(app) == [default] and await app.delivery_job(GENERAL) is None
         await app.command(command("/settings time 08:00"))
         await app.command(command("/untrack video retrieval"))
-        assert job not in app.scheduler.job_ids()
+        assert delivery_jobs(app) == [default]  # #vision's; nothing at 08:00 is left
+        assert await app.delivery_job(GENERAL) is None
 
 
 async def test_schedules_are_registered_again_from_the_database_at_start(config: Config) -> None:
     async with App(config, [console()]) as app:
         await track(app, "video retrieval", VISION)
     async with App(config, [console()]) as app:
-        assert delivery_job_id(VISION) in app.scheduler.job_ids()
+        assert await app.delivery_job(VISION) in app.scheduler.job_ids()
         assert "harvest" in app.scheduler.job_ids()
 
 
-async def test_a_channel_whose_settings_change_while_its_job_runs_keeps_one_job(config: Config) -> None:
+async def test_a_slot_job_delivers_the_channels_set_to_it_when_it_fires(config: Config) -> None:
     clock, adapter = Clock(TRACKED_AT), console()
     async with App(config, [adapter], clock=clock) as app:
         await track(app, "video retrieval")
+        await track(app, "video retrieval", VISION)
         await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
-        job = delivery_job_id(GENERAL)
         await app.command(command("/settings time 10:00"))
-        await app.scheduler.run_now(job)
+        await app.scheduler.run_now(slot_job_id("10:00", "UTC"))  # #general only
+        assert {m.channel for m in adapter.messages} == {GENERAL}
         await app.command(command("/settings time 11:00 tz Asia/Tokyo"))
-        await app.scheduler.run_now(job)
-        assert app.scheduler.job_ids().count(job) == 1
-    assert len(parents(adapter)) == 1 and len(adapter.messages) == 2
+        await app.scheduler.run_now(slot_job_id(config.schedule.post_time, config.schedule.timezone))
+        assert {m.channel for m in adapter.messages} == {GENERAL, VISION}
+        await app.scheduler.run_now(slot_job_id("11:00", "Asia/Tokyo"))  # nothing new for #general
+    assert len(parents(adapter)) == len(parents(adapter, VISION)) == 1 and len(adapter.messages) == 4
 
 
 def sub(sub_id: int, query: str, channel: ChannelRef = GENERAL) -> Subscription:
@@ -412,6 +424,7 @@ def test_the_kept_index_follows_added_changed_and_removed_subscriptions() -> Non
 
 async def test_a_large_run_matches_through_the_kept_index(config: Config, monkeypatch: MonkeyPatch) -> None:
     monkeypatch.setattr(delivery, "PERSISTENT_INDEX_FROM", 1)
+    monkeypatch.setattr(delivery, "FEW_CHANNELS", 0)  # every run reads all subscriptions, picks its own
     clock, adapter = Clock(TRACKED_AT), console()
     async with App(config, [adapter], clock=clock) as app:
         await track(app, "video retrieval")
@@ -425,6 +438,44 @@ async def test_a_large_run_matches_through_the_kept_index(config: Config, monkey
         again = await app.deliver_channels([GENERAL, VISION])
     assert [o.posted for o in outcomes] == [1, 1] and [o.posted for o in again] == [1, 1]
     assert adapter.thread(parents(adapter, VISION)[1]) == ["Video Retrieval Again"]
+
+
+def test_matching_only_some_channels_keeps_the_index_whole() -> None:
+    papers = [(paper(1, "Video Retrieval at Scale"), HARVESTED_AT), (paper(2, "Sparse Codes"), HARVESTED_AT)]
+    subs = [sub(1, "video retrieval"), sub(2, "sparse codes", VISION), sub(3, "sparse codes", NLP)]
+    kept = digest.SubscriptionIndex()
+    got = digest.matches(subs, papers, {}, kept, only={VISION})
+    assert {c.channel_id: [e.paper.arxiv_id for e in es] for c, es in got.items()} == {
+        "vision": ["2611.00002"]
+    }
+    assert len(kept.index) == 3  # nobody else's subscription was dropped from the kept index
+    delivered = {NLP: {"2611.00002"}}
+    got = digest.matches(subs, papers, delivered, kept)
+    assert sorted(c.channel_id for c in got) == ["general", "vision"]
+
+
+def test_a_run_shares_cards_and_why_records_and_they_equal_the_plain_ones() -> None:
+    p1 = paper(1, "Video Retrieval at Scale", "We retrieve videos. Video retrieval works.")
+    p2 = paper(2, "Sparse Codes for Video Retrieval")
+    papers = [(p1, HARVESTED_AT), (p2, HARVESTED_AT)]
+    subs = [sub(1, "video retrieval"), sub(2, "video retrieval", VISION), sub(3, "sparse codes", VISION)]
+    found = digest.matches(subs, papers, {})
+    run = digest.RunCache()
+    ready = digest.ready(found, lambda channel: 1, run)
+    for channel, entries in found.items():
+        for e in entries:
+            assert run.why_json(e) == json.dumps(e.why(), ensure_ascii=False)
+            assert run.entry_card(e) == digest.card(e.paper, e.why())
+            assert run.card(e.paper, run.why_json(e)) == run.entry_card(e)
+        r = ready[channel]
+        assert [row.arxiv_id for row in r.rows()] == [e.paper.arxiv_id for e in entries]
+        assert [row.state for row in r.rows()] == ["pending"] + ["overflow"] * (len(entries) - 1)
+        assert r.thread[0] == run.entry_card(entries[0]) and r.parent.header == r.plan.header
+        assert r.thread[1:] == ((r.plan.footer,) if r.plan.footer else ())
+    assert run.papers == 2  # one TL;DR per paper, however many channels show it
+    # #vision's p2 matched two of its queries: one entry listing both.
+    [both] = [e for e in found[VISION] if e.paper.arxiv_id == "2611.00002"]
+    assert both.queries == ("sparse codes", "video retrieval")
 
 
 async def test_a_digest_looks_back_at_most_lookback_days(config: Config) -> None:

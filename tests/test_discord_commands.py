@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.discord import DiscordAdapter
-from adapters.discord.render import escape, shorten
+from adapters.discord.render import LIST_FILE, escape, shorten
 from bot.app import ARXIV_DOWN_REPLY, App
 from bot.commands import HELP_TEXT
 from bot.config import ArxivConfig, Config, DiscordConfig, Secret
@@ -83,7 +83,7 @@ async def test_commands_sync_globally_with_options_and_default_permissions(
     ]
     assert commands["untrack"]["options"][0]["autocomplete"] is True
     query, n = commands["papers"]["options"]
-    assert (query["name"], n["name"], n["type"], n["min_value"], n["max_value"]) == ("query", "n", 4, 1, 50)
+    assert (query["name"], n["name"], n["type"], n["min_value"], n["max_value"]) == ("query", "n", 4, 1, 100)
     assert not n.get("required")
     assert commands["abstract"]["options"][0]["name"] == "id"
     assert commands["settings"]["options"][0]["required"] is False
@@ -278,21 +278,36 @@ async def test_a_slow_core_is_deferred_then_followed_up(
     assert message.ephemeral == (visibility is Visibility.EPHEMERAL)
 
 
-async def test_many_cards_are_split_within_discords_limits(fake: FakeDiscord) -> None:
+async def test_a_long_list_is_one_message_with_the_whole_list_attached(fake: FakeDiscord) -> None:
     cards = tuple(
-        Card(f"Paper {i}", f"https://arxiv.org/abs/2501.{i:05d}", body="x" * 1500) for i in range(25)
+        Card(f"Paper {i} | *x*", f"https://arxiv.org/abs/2501.{i:05d}", body="x" * 1500) for i in range(100)
     )
-    adapter = await started(fake, SlowInbox(Reply("The latest 25 papers:", cards=cards), delay=0))
+    adapter = await started(fake, SlowInbox(Reply("The latest 100 papers:", cards=cards), delay=0))
     try:
-        answered = await fake.command("papers", query="q")
-        await fake.wait_until(lambda: sum(len(m.embeds) for m in answered.messages) == 25)
+        answered = await fake.command("papers", query="q", n=100)
     finally:
         await adapter.stop()
-    assert [e["title"] for m in answered.messages for e in m.embeds] == [f"Paper {i}" for i in range(25)]
-    assert all(len(m.embeds) <= 10 for m in answered.messages)
+    [message] = answered.messages  # one answer, not ten
+    assert 1 <= len(message.embeds) <= 10
+    assert sum(len(e["title"]) + len(e["description"]) for e in message.embeds) <= 6000
+    assert [e["title"] for e in message.embeds] == [escape(c.title) for c in cards[: len(message.embeds)]]
+    assert f"all 100 are in {LIST_FILE}" in message.content
+    listed = message.files[LIST_FILE].decode()
+    assert listed.startswith("# The latest 100 papers:")
     assert all(
-        sum(len(e["title"]) + len(e["description"]) for e in m.embeds) <= 6000 for m in answered.messages
+        f"**[Paper {i} \\| \\*x\\*](<https://arxiv.org/abs/2501.{i:05d}>)**" in listed for i in range(100)
     )
+
+
+async def test_a_short_list_has_no_attachment(fake: FakeDiscord) -> None:
+    cards = tuple(Card(f"Paper {i}", f"https://arxiv.org/abs/2501.{i:05d}") for i in range(10))
+    adapter = await started(fake, SlowInbox(Reply("The latest 10 papers:", cards=cards), delay=0))
+    try:
+        answered = await fake.command("papers", query="q")
+    finally:
+        await adapter.stop()
+    [message] = answered.messages
+    assert len(message.embeds) == 10 and message.files == {}
 
 
 async def test_an_exception_in_the_core_gets_a_short_private_answer(

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from adapters.console import ConsoleAdapter
-from bot.app import App, delivery_job_id
+from bot.app import App
 from bot.arxiv_calendar import ARXIV_TZ
 from bot.config import ArxivConfig, Config
 from bot.models import Paper
@@ -81,17 +81,17 @@ async def test_track_harvest_and_the_digest_at_nine_in_the_channel_timezone(
         assert len(enrich.query["id_list"].split(",")) == 8
 
         clock[0] = BERLIN_NINE
-        fire = app.scheduler.next_fire(
-            delivery_job_id(console.channel), datetime(2025, 10, 14, 12, tzinfo=UTC)
-        )
+        job = await app.delivery_job(console.channel)
+        assert job is not None
+        fire = app.scheduler.next_fire(job, datetime(2025, 10, 14, 12, tzinfo=UTC))
         assert fire == BERLIN_NINE
-        await app.scheduler.run_now(delivery_job_id(console.channel))
+        await app.scheduler.run_now(job)
         out = await pipe.wait_for("arXiv digest for Wed 15 Oct 2025")
 
         # A second harvest of the same day finds nothing new to post.
         before = out.count("└")
         await app.harvester.harvest(HARVEST_AT, needed=[None], force=True)
-        await app.scheduler.run_now(delivery_job_id(console.channel))
+        await app.scheduler.run_now(job)
         pipe.writer.close()
         await app.wait_until_stopped()
     pipe.reader.close()

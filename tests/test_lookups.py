@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 
 from bot.app import ARXIV_DOWN_REPLY, DM_HELP, App
+from bot.arxiv_calendar import ARXIV_TZ
 from bot.config import ArxivConfig, Config
 from bot.ingest import INTERACTIVE_RETRIES
 from bot.models import DirectMessage, Paper
@@ -122,8 +123,10 @@ async def test_papers_reads_the_store_first_then_asks_arxiv(app: App, arxiv_serv
     ("args", "expected"),
     [
         ("", "Usage: /papers"),
-        ("video retrieval 0", "between 1 and 50"),
-        ("video retrieval 51", "between 1 and 50"),
+        ("video retrieval 0", "between 1 and 100"),
+        ("video retrieval 101", "between 1 and 100"),
+        ("video retrieval -3", "(got -3)"),
+        ("video retrieval " + "9" * 5000, "between 1 and 100"),
         ('"unbalanced', "unbalanced quote"),
         ("x" * 600, "the limit is 500"),
     ],
@@ -139,6 +142,41 @@ async def test_papers_when_arxiv_is_down_says_so_and_shows_what_it_has(
     arxiv_server.script(*[Fault.http(503)] * 10)
     reply = await app.command(command("/papers video retrieval 5"))
     assert "arXiv did not answer" in reply.text and len(reply.cards) == 1
+
+
+async def test_papers_lists_new_versions_by_last_update_as_dailyarxiv_does(
+    app: App, arxiv_server: FakeArxiv
+) -> None:
+    """Tuesday's harvest brings three new papers; Thursday's a v3 of one and a v2 of a paper never seen."""
+    tuesday, thursday = date(2025, 10, 14), date(2025, 10, 16)
+    arxiv_server.announce(PAPERS[:3], tuesday, announce_type="new")
+    await app.harvester.harvest(datetime.combine(tuesday, time(0, 30), ARXIV_TZ), needed=[None], force=True)
+    replaced = [replace(PAPERS[0], version=3), replace(PAPERS[5], version=2)]
+    arxiv_server.announce(replaced, thursday, announce_type="replace")
+    await app.harvester.harvest(datetime.combine(thursday, time(0, 30), ARXIV_TZ), needed=[None], force=True)
+    arxiv_server.reset_requests()
+
+    reply = await app.command(command("/papers video retrieval 4"))
+    assert arxiv_server.requests == []  # all four from the store
+    # Newest last update first: Thursday's versions (the higher id first), then Tuesday's papers.
+    assert [c.paper_id for c in reply.cards] == ["2510.12283", "2208.12510", "2510.10180", "2510.00566"]
+    assert "v3, updated 16 Oct 2025" in reply.cards[0].meta
+    assert "v2, updated 16 Oct 2025" in reply.cards[1].meta
+    assert "v1, 14 Oct 2025" in reply.cards[2].meta
+    # The preview counts the new versions too (the digest still posts only new papers).
+    preview = await app.command(command("/track video retrieval"))
+    assert "it would have matched 4 of 4 papers:" in preview.text
+
+
+async def test_papers_shows_up_to_a_hundred(app: App, arxiv_server: FakeArxiv) -> None:
+    many = [
+        replace(PAPERS[i % len(PAPERS)], arxiv_id=f"2510.{i:05d}", announced=date(2025, 10, 15))
+        for i in range(120)
+    ]
+    await app.store.papers.upsert_many(many, NOW)
+    reply = await app.command(command("/papers cat:cs.CV 100"))
+    assert len(reply.cards) == 100 and reply.text == 'The latest 100 papers for "cat:cs.CV":'
+    assert arxiv_server.requests == []
 
 
 async def test_track_previews_the_last_seven_days(app: App) -> None:

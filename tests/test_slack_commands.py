@@ -6,8 +6,10 @@ fake Slack pushes envelopes as Slack does and records the acks and every respond
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from tests.fakes.slack_server import (
     PRIVATE,
     TEAM_ID,
     FakeSlack,
+    Message,
     running,
 )
 
@@ -196,6 +199,52 @@ async def test_the_abstract_button_answers_only_the_person_who_clicked(
         answer = await fake.answer(rid)
     assert answer["response_type"] == "ephemeral" and not answer.get("replace_original")
     assert paper.abstract.split()[0] in texts(answer)
+
+
+def page_buttons(response: dict[str, Any]) -> dict[str, str]:
+    """The ‹ Previous / Next › buttons of a response: label -> value."""
+    return {
+        e["text"]["text"]: e["value"]
+        for b in response["blocks"]
+        if b["type"] == "actions" and b.get("block_id") == "pages"
+        for e in b["elements"]
+    }
+
+
+def titles(response: dict[str, Any]) -> list[str]:
+    return [
+        b["text"]["text"] for b in response["blocks"] if b["type"] == "section" and "*<" in b["text"]["text"]
+    ]
+
+
+async def test_a_hundred_papers_are_shown_a_page_at_a_time(app: App, fake: FakeSlack) -> None:
+    day = datetime(2025, 10, 15, 4, tzinfo=UTC)
+    many = [
+        replace(PAPERS_SAMPLE[i % 30], arxiv_id=f"2510.{i:05d}", title=f"Video Retrieval {i}", published=day)
+        for i in range(100)
+    ]
+    await app.store.papers.upsert_many(many, day)
+    _, rid = await fake.slash("/papers", "video retrieval 100")
+    first = await fake.answer(rid)
+    assert first["response_type"] == "ephemeral" and len(fake.responses[rid]) == 1  # one message, not five
+    assert len(titles(first)) == 20 and "Video Retrieval 99" in titles(first)[0]
+    assert "Papers 1–20 of 100" in str(first["blocks"])
+    assert set(page_buttons(first)) == {"Next ›"}
+    # Next: the same message (replace_original) shows papers 21-40, with both buttons.
+    shown = Message(PAPERS, "1760500000.000100", first["text"], first["blocks"], None, {})
+    _, rid2 = await fake.click(shown, "paperbot_page_next", page_buttons(first)["Next ›"])
+    second = await fake.answer(rid2)
+    assert second["replace_original"] is True
+    assert "Video Retrieval 79" in titles(second)[0] and set(page_buttons(second)) == {"‹ Previous", "Next ›"}
+    last = json.dumps({"list": json.loads(page_buttons(first)["Next ›"])["list"], "page": 4})
+    _, rid3 = await fake.click(shown, "paperbot_page_next", last)
+    fifth = await fake.answer(rid3)
+    assert "Papers 81–100 of 100" in str(fifth["blocks"]) and set(page_buttons(fifth)) == {"‹ Previous"}
+    # An unknown list (the bot restarted) gets a clear line; a forged value is ignored.
+    _, rid4 = await fake.click(shown, "paperbot_page_next", json.dumps({"list": "gone", "page": 1}))
+    assert "run the command again" in (await fake.answer(rid4))["text"]
+    ack, _ = await fake.click(shown, "paperbot_page_next", "not json")
+    assert ack.seconds < 3
 
 
 async def test_a_wrong_bot_token_stops_with_a_clear_message(config: Config, fake: FakeSlack) -> None:

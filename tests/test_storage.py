@@ -9,7 +9,7 @@ import aiosqlite
 import pytest
 
 from bot.errors import StorageError
-from bot.models import ChannelSettings, DayState, Paper
+from bot.models import ChannelRef, ChannelSettings, DayState, Paper, Platform
 from storage import Store
 from storage.migrations import LATEST_VERSION, MIGRATIONS
 from tests.conftest import GENERAL, NOW
@@ -131,3 +131,16 @@ async def test_papers_upsert_is_idempotent_and_a_new_version_is_not_a_new_paper(
     assert (stored.version, stored.title, stored.comment) == (2, "Title v2", "CVPR 2026")
     assert stored.announced == date(2026, 11, 20)
     assert await store.papers.count() == 1
+
+
+async def test_all_subscriptions_are_kept_until_one_is_added_or_removed(store: Store) -> None:
+    channel = ChannelRef(Platform.SLACK, "T1", "C1", "papers")
+    await store.subscriptions.add(channel, "video retrieval", "video retrieval", "U1", NOW)
+    first = await store.subscriptions.all()
+    assert [s.query for s in first] == ["video retrieval"]
+    first.clear()  # a caller's copy: the kept list is not theirs to change
+    assert [s.query for s in await store.subscriptions.all()] == ["video retrieval"]
+    await store.subscriptions.add(channel, "sparse codes", "sparse codes", "U1", NOW)
+    assert [s.query for s in await store.subscriptions.all()] == ["video retrieval", "sparse codes"]
+    await store.subscriptions.remove(channel, "video retrieval")
+    assert [s.query for s in await store.subscriptions.all()] == ["sparse codes"]

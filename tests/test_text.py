@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,3 +110,8 @@ def test_author_names_fold_accents_and_transliterate_umlauts() -> None:
 )
 def test_author_name_rules(query: str, author: str, expected: bool) -> None:
     assert any(name_matches(name_tokens(query), v) for v in name_variants(author)) is expected
+
+
+@given(st.text(st.characters(max_codepoint=127)))
+def test_ascii_words_are_the_letter_and_digit_runs(text: str) -> None:
+    assert words(text) == re.findall(r"[a-z0-9]+", text.lower())

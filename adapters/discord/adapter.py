@@ -23,7 +23,7 @@ from adapters.discord.commands import SlashCommands
 from adapters.discord.endpoints import redirect
 from adapters.discord.invite import TOKEN_HELP
 from adapters.discord.posting import Poster
-from adapters.discord.render import reply_messages
+from adapters.discord.render import discord_files, reply_messages
 from bot.config import Config, DiscordConfig, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
 from bot.models import ChannelRef, DirectMessage, Platform, Post, Reaction, Reply, ThreadItem, UserRef
@@ -269,4 +269,4 @@ class DiscordAdapter:
     @staticmethod
     async def _send(channel: discord.abc.Messageable, reply: Reply) -> None:
         for part in reply_messages(reply):
-            await channel.send(part.content or None, embeds=part.embeds)
+            await channel.send(part.content or None, embeds=part.embeds, files=discord_files(part))

@@ -141,9 +141,9 @@ class SlashCommands:
             await self.run(interaction, "tracked", "")
 
         @tree.command(name="papers", description="The latest papers matching a query")
-        @app_commands.describe(query="e.g. video retrieval", n="How many (default 10, at most 50)")
+        @app_commands.describe(query="e.g. video retrieval", n="How many (default 10, at most 100)")
         async def papers(
-            interaction: discord.Interaction, query: str, n: app_commands.Range[int, 1, 50] | None = None
+            interaction: discord.Interaction, query: str, n: app_commands.Range[int, 1, 100] | None = None
         ) -> None:
             await self.run(interaction, "papers", f"{query} {n}" if n is not None else query)
 

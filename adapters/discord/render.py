@@ -8,12 +8,14 @@ for Discord's markdown; links are the only markup added here.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import discord
 
 from bot.highlight import marked
 from bot.models import Card, Post, Reply
+from bot.plaintext import reply_markdown
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
@@ -21,15 +23,17 @@ MAX_TITLE = 256
 MAX_DESCRIPTION = 4096
 MAX_EMBED_TOTAL = 6000
 MAX_THREAD_NAME = 100
+LIST_FILE = "papers.md"  # a list too long for one message comes whole in this attachment
 EMBED_COLOUR = discord.Colour(0xB31B1B)  # arXiv's red
 
 
 @dataclass
 class Message:
-    """One Discord message to send: content and/or embeds."""
+    """One Discord message to send: content, embeds, and attached files (name, bytes)."""
 
     content: str = ""
     embeds: list[discord.Embed] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def escape(text: str) -> str:
@@ -90,20 +94,34 @@ def card_embed(card: Card) -> discord.Embed:
 
 
 def reply_messages(reply: Reply) -> list[Message]:
-    """A reply as messages: its text (split at 2000 characters), then its cards in batches."""
-    messages = [Message(chunk) for chunk in split_text(escape(reply.text))] if reply.text else []
-    for card in reply.cards:
-        embed = card_embed(card)
-        last = messages[-1] if messages else None
-        if (
-            last is None
-            or len(last.embeds) >= MAX_EMBEDS
-            or sum(len(e) for e in last.embeds) + len(embed) > MAX_EMBED_TOTAL
-        ):
-            last = Message()
-            messages.append(last)
-        last.embeds.append(embed)
+    """A reply as messages: its text (split at 2000 characters), its cards as embeds in one message.
+
+    A list longer than one message holds (10 embeds, 6000 characters) shows its first cards and
+    comes whole as a Markdown file attached to that message: one answer, not ten.
+    """
+    embeds = [card_embed(card) for card in reply.cards]
+    shown: list[discord.Embed] = []
+    for embed in embeds:
+        if len(shown) == MAX_EMBEDS or sum(len(e) for e in shown) + len(embed) > MAX_EMBED_TOTAL:
+            break
+        shown.append(embed)
+    text = reply.text
+    files: list[tuple[str, bytes]] = []
+    if len(shown) < len(embeds):
+        text += f"\nThe first {len(shown)} are below; all {len(embeds)} are in {LIST_FILE}."
+        files.append((LIST_FILE, reply_markdown(reply).encode()))
+    messages = [Message(chunk) for chunk in split_text(escape(text))] if text else []
+    if shown or files:
+        if not messages:
+            messages.append(Message())
+        messages[-1].embeds.extend(shown)
+        messages[-1].files.extend(files)
     return messages or [Message("Done.")]
+
+
+def discord_files(message: Message) -> list[discord.File]:
+    """The message's attachments as discord.py files (each can be sent once: make them per send)."""
+    return [discord.File(io.BytesIO(data), filename=name) for name, data in message.files]
 
 
 def parent_text(post: Post) -> str:

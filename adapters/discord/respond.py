@@ -17,7 +17,7 @@ from collections.abc import Awaitable
 
 import discord
 
-from adapters.discord.render import Message, reply_messages
+from adapters.discord.render import Message, discord_files, reply_messages
 from bot.models import Reply, Visibility
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ async def answer(
         ephemeral = reply.visibility is Visibility.EPHEMERAL
         first, *rest = reply_messages(reply)
         await interaction.response.send_message(
-            first.content or None, embeds=first.embeds, ephemeral=ephemeral
+            first.content or None, embeds=first.embeds, files=discord_files(first), ephemeral=ephemeral
         )
         await _follow(interaction, rest, ephemeral)
         return
@@ -61,5 +61,8 @@ async def answer_text(interaction: discord.Interaction, text: str) -> None:
 async def _follow(interaction: discord.Interaction, messages: list[Message], ephemeral: bool) -> None:
     for message in messages:
         await interaction.followup.send(
-            message.content or discord.utils.MISSING, embeds=message.embeds, ephemeral=ephemeral
+            message.content or discord.utils.MISSING,
+            embeds=message.embeds,
+            files=discord_files(message),
+            ephemeral=ephemeral,
         )

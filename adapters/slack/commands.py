@@ -10,7 +10,12 @@ configured prefix (adapters/slack/names.py), in what the bot listens to and in i
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import secrets
+import time
+from collections import OrderedDict
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -22,7 +27,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.access import Managers, changes_channel
 from adapters.slack.names import DEFAULT_NAMES, UMBRELLA_COMMANDS, CommandNames
 from adapters.slack.posting import slack_error
-from adapters.slack.render import ABSTRACT_ACTION, MORE_LIKE_ACTION, reply_messages
+from adapters.slack.render import (
+    ABSTRACT_ACTION,
+    MORE_LIKE_ACTION,
+    PAGE_ACTION,
+    Message,
+    page_count,
+    page_message,
+    reply_messages,
+)
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply, UserRef, Visibility
 from bot.ports import Inbox
 
@@ -33,6 +46,8 @@ log = logging.getLogger(__name__)
 SLASH_COMMANDS = DEFAULT_NAMES.own
 UMBRELLA = DEFAULT_NAMES.umbrella
 MAX_ARGS = 4000  # Slack caps a command's text; a bound on what reaches the core either way
+MAX_LISTS, LIST_TTL = 500, 6 * 3600.0  # long lists kept for paging: how many, how long (s)
+EXPIRED_LIST = "That list is no longer available: run the command again."
 
 NOT_A_MEMBER = (
     "\nI'm not in this channel yet, so I cannot post the digest here: type `/invite @paperbot` in it."
@@ -77,9 +92,47 @@ async def respond_with(respond: AsyncRespond, reply: Reply, names: CommandNames 
     """The core's reply through a response URL (Slack accepts five posts to one URL)."""
     response_type = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
     for message in reply_messages(renamed(reply, names))[:5]:
-        result = await respond(text=message.text, blocks=message.blocks, response_type=response_type)
-        if result.status_code != 200:
-            log.warning("Slack refused a command reply (%s): %s", result.status_code, result.body)
+        await _send(respond, message, response_type=response_type)
+
+
+async def _send(respond: AsyncRespond, message: Message, **options: Any) -> None:
+    result = await respond(text=message.text, blocks=message.blocks, **options)
+    if result.status_code != 200:
+        log.warning("Slack refused a command reply (%s): %s", result.status_code, result.body)
+
+
+class LongLists:
+    """Replies too long for one message, kept for their ‹ Previous / Next › buttons.
+
+    Paging re-renders the kept reply instead of asking the core again: the pages stay the same
+    list, and a list that needed arXiv does not ask it again. Bounded in number and age; after a
+    restart the buttons of an old list say to run the command again.
+    """
+
+    def __init__(self, size: int = MAX_LISTS, ttl: float = LIST_TTL) -> None:
+        self._kept: OrderedDict[str, tuple[float, Reply]] = OrderedDict()
+        self._size = size
+        self._ttl = ttl
+
+    def keep(self, reply: Reply) -> str:
+        now = time.monotonic()
+        while self._kept and (
+            len(self._kept) >= self._size or next(iter(self._kept.values()))[0] < now - self._ttl
+        ):
+            self._kept.popitem(last=False)
+        token = secrets.token_urlsafe(12)
+        self._kept[token] = (now, reply)
+        return token
+
+    def get(self, token: str) -> Reply | None:
+        found = self._kept.get(token)
+        if found is None or found[0] < time.monotonic() - self._ttl:
+            return None
+        return found[1]
+
+
+def page_value(token: str, page: int) -> str:
+    return json.dumps({"list": token, "page": page})
 
 
 class Listeners:
@@ -96,12 +149,14 @@ class Listeners:
         self.client = client
         self.names = names
         self.managers = managers or Managers(client, "everyone", names)
+        self.lists = LongLists()
 
     def register(self, app: AsyncApp) -> None:
         for name in self.names.all:
             app.command(name)(self.on_command)
         app.action(ABSTRACT_ACTION)(self.on_abstract_button)
         app.action(MORE_LIKE_ACTION)(self.on_more_like_button)
+        app.action(re.compile(f"^{PAGE_ACTION}_"))(self.on_page_button)
         app.event("message")(self.on_message)
         app.event("reaction_added")(self.on_reaction)
         app.event("reaction_removed")(self.on_reaction)
@@ -118,7 +173,30 @@ class Listeners:
         reply = await self.inbox.command(cmd)
         if cmd.name == "track" and reply.visibility is Visibility.CHANNEL:
             reply = await self._invite_hint(cmd.channel, reply)
+        if page_count(reply) > 1:
+            # /papers 100: one message a page, with buttons, rather than five messages of cards.
+            reply = renamed(reply, self.names)
+            token = self.lists.keep(reply)
+            response_type = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
+            message = page_message(reply, 0, lambda p: page_value(token, p))
+            await _send(respond, message, response_type=response_type)
+            return
         await respond_with(respond, reply, self.names)
+
+    async def on_page_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """‹ Previous / Next › of a long list: the same message shows another page."""
+        await ack()
+        try:
+            value = json.loads(str((body.get("actions") or [{}])[0].get("value", "")))
+            token, page = str(value["list"]), int(value["page"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a page button with an unreadable value")
+            return
+        reply = self.lists.get(token)
+        if reply is None:
+            await respond(text=EXPIRED_LIST, response_type="ephemeral", replace_original=False)
+            return
+        await _send(respond, page_message(reply, page, lambda p: page_value(token, p)), replace_original=True)
 
     async def _invite_hint(self, channel: ChannelRef, reply: Reply) -> Reply:
         """Slash commands work in any channel, posting only in those paperbot was invited to."""

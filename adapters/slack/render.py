@@ -12,6 +12,7 @@ mrkdwn only reads them at word boundaries and Slack has no way to escape them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,10 @@ MAX_HEADER = 150
 MAX_FALLBACK = 3000  # of the 40,000 Slack accepts: the fallback is a notification, not the message
 ABSTRACT_ACTION = "paperbot_abstract"  # the action_id of a card's "Abstract" button
 MORE_LIKE_ACTION = "paperbot_more_like"  # ... and of its "More like this" button (/papers like:<id>)
+PAGE_ACTION = "paperbot_page"  # the action_id of the ‹ Previous / Next › buttons of a long list
+# A long list (/papers 100) is shown a page at a time: 20 compact cards are 40 blocks, and the
+# text, the position and the buttons fit beside them within a message's 50.
+CARDS_PER_PAGE = 20
 
 Block = dict[str, Any]
 
@@ -179,6 +184,46 @@ def reply_messages(reply: Reply) -> list[Message]:
         return [Message("Done.")]
     fallback = escape(shorten(text, MAX_FALLBACK)) if text else "\n".join(card_text(c) for c in reply.cards)
     return [Message(fallback, blocks[i : i + MAX_BLOCKS]) for i in range(0, len(blocks), MAX_BLOCKS)]
+
+
+def page_count(reply: Reply) -> int:
+    """How many pages the reply's cards take (1 for a short list)."""
+    return max(1, -(-len(reply.cards) // CARDS_PER_PAGE))
+
+
+def page_message(reply: Reply, page: int, value: Callable[[int], str]) -> Message:
+    """Page `page` (from 0) of a long list: its text, its cards, where it is, and ‹ Previous / Next ›.
+
+    `value(p)` is the value of the button that shows page p (the listener finds the list by it).
+    """
+    pages = page_count(reply)
+    page = min(max(page, 0), pages - 1)
+    first = page * CARDS_PER_PAGE
+    cards = reply.cards[first : first + CARDS_PER_PAGE]
+    text = slack_commands(reply.text)
+    blocks = sections(escape(text))[:2] if text else []
+    for card in cards:
+        blocks.extend(card_blocks(card, compact=True))
+    where = f"{first + 1}–{first + len(cards)} of {len(reply.cards)}"
+    blocks.append(_context(f"Papers {where}"))
+    buttons = []
+    if page > 0:
+        buttons.append(_page_button("‹ Previous", "previous", value(page - 1)))
+    if page < pages - 1:
+        buttons.append(_page_button("Next ›", "next", value(page + 1)))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "pages", "elements": buttons})
+    fallback = escape(shorten(f"{text} ({where})" if text else where, MAX_FALLBACK))
+    return Message(fallback, blocks[:MAX_BLOCKS])
+
+
+def _page_button(label: str, name: str, value: str) -> Block:
+    return {
+        "type": "button",
+        "action_id": f"{PAGE_ACTION}_{name}",  # action ids must differ within a block
+        "text": {"type": "plain_text", "text": label},
+        "value": value[:2000],
+    }
 
 
 def parent_message(post: Post) -> Message:

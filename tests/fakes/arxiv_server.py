@@ -257,9 +257,15 @@ class _Handler(BaseHTTPRequestHandler):
             terms = tokens(query.get("search_query", ""))
             hits = [p for p in papers if evaluate(terms, p)]
             reverse = query.get("sortOrder", "descending") == "descending"
-            if query.get("sortBy") in ("submittedDate", "lastUpdatedDate"):
+            by = query.get("sortBy")
+            if by in ("submittedDate", "lastUpdatedDate"):
                 hits.sort(
-                    key=lambda p: (p.published or datetime.min.replace(tzinfo=UTC), p.arxiv_id),
+                    key=lambda p: (
+                        (p.updated if by == "lastUpdatedDate" else None)
+                        or p.published
+                        or datetime.min.replace(tzinfo=UTC),
+                        p.arxiv_id,
+                    ),
                     reverse=reverse,
                 )
         page = [] if empty else hits[start : start + per_page]

@@ -170,6 +170,11 @@ class Answer:
         return list(self.data.get("embeds") or [])
 
     @property
+    def files(self) -> dict[str, bytes]:
+        """Files attached to it: name -> content."""
+        return {f["filename"]: f["content"] for f in self.data.get("files") or []}
+
+    @property
     def ephemeral(self) -> bool:
         return bool(int(self.data.get("flags") or 0) & EPHEMERAL)
 
@@ -237,6 +242,26 @@ def _too_long(where: str, limit: int) -> web.Response:
     )
 
 
+MAX_ATTACHMENT = 10 * 1024 * 1024  # a bot's upload limit in a server without boosts
+
+
+async def request_body(request: web.Request) -> Any:
+    """A request's JSON, also when discord.py sends files: multipart with `payload_json` and `files[n]`.
+
+    The uploaded files are kept in the body as `files`: [{"filename", "content"}], for asserts.
+    """
+    if not request.content_type.startswith("multipart/"):
+        return await request.json()
+    form = await request.post()
+    body = json.loads(str(form["payload_json"]))
+    body["files"] = []
+    for name, part in form.items():
+        if name.startswith("files[") and isinstance(part, web.FileField):
+            part.file.seek(0)  # the form is parsed once per request and read by each caller
+            body["files"].append({"filename": part.filename, "content": part.file.read()})
+    return body
+
+
 def message_error(body: dict[str, Any]) -> web.Response | None:
     """Discord's 400 for a message over its limits, or None when the message is fine."""
     content = body.get("content") or ""
@@ -272,7 +297,9 @@ def message_error(body: dict[str, Any]) -> web.Response | None:
                 }
             },
         )
-    if not content and not embeds:
+    if any(len(f["content"]) > MAX_ATTACHMENT for f in body.get("files") or []):
+        return _error(413, 40005, "Request entity too large")
+    if not content and not embeds and not body.get("files"):
         return _error(400, 50006, "Cannot send an empty message")
     return None
 
@@ -663,7 +690,16 @@ class FakeDiscord:
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [],
+            "attachments": [
+                {
+                    "id": str(self.next_id()),
+                    "filename": f["filename"],
+                    "size": len(f["content"]),
+                    "url": f"https://cdn.discordapp.com/attachments/{channel.id}/{f['filename']}",
+                    "proxy_url": f"https://media.discordapp.net/attachments/{channel.id}/{f['filename']}",
+                }
+                for f in body.get("files") or []
+            ],
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
             "pinned": False,
@@ -747,7 +783,7 @@ class FakeDiscord:
         if request.path == "/gateway":
             response: web.StreamResponse = await handler(request)
             return response
-        body = await request.json() if request.can_read_body else None
+        body = await request_body(request) if request.can_read_body else None
         path = request.path.removeprefix("/api/v10")
         self.requests.append(Recorded(request.method, path, dict(request.query), body, time.monotonic()))
         try:
@@ -814,8 +850,10 @@ class FakeDiscord:
             return _error(404, 10062, "Unknown interaction")
         if any(a.kind == "callback" for a in interaction.answers):
             return _error(400, 40060, "Interaction has already been acknowledged.")
-        body = await request.json()
+        body = await request_body(request)
         kind, data = body["type"], body.get("data") or {}
+        if body.get("files"):  # uploaded beside the callback's JSON: they belong to its message
+            data = {**data, "files": body["files"]}
         if kind == 4 and (error := message_error(data)) is not None:
             return error
         interaction.answers.append(Answer("callback", kind, data))
@@ -839,7 +877,7 @@ class FakeDiscord:
         interaction = self._interaction_by_token(request.match_info["token"])
         if interaction is None:
             return _error(404, 10015, "Unknown Webhook")
-        body = await request.json()
+        body = await request_body(request)
         if (error := message_error(body)) is not None:
             return error
         interaction.answers.append(Answer("followup", None, body))
@@ -855,7 +893,7 @@ class FakeDiscord:
         return web.Response(status=204)
 
     async def _open_dm(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await request_body(request)
         recipient = next((u for u in (ALICE, BOB) if u["id"] == str(body["recipient_id"])), None)
         if recipient is None:
             return _error(400, 50033, "Invalid Recipient(s)")
@@ -884,7 +922,7 @@ class FakeDiscord:
 
     async def _post_message(self, request: web.Request) -> web.Response:
         cid = request.match_info["cid"]
-        body = await request.json()
+        body = await request_body(request)
         channel = self.channels.get(int(cid))
         need = SEND_MESSAGES_IN_THREADS if channel and channel.type == PUBLIC_THREAD else SEND_MESSAGES
         if body.get("message_reference"):
@@ -962,7 +1000,7 @@ class FakeDiscord:
             return _error(500, 0, "500: Internal Server Error")
         if mid in self.channels:
             return _error(400, 160004, "A thread has already been created for this message")
-        body = await request.json()
+        body = await request_body(request)
         if len(body.get("name", "")) > 100:
             return _too_long("name", 100)
         thread = Channel(mid, PUBLIC_THREAD, body["name"], parent_id=channel.id)
@@ -976,7 +1014,7 @@ class FakeDiscord:
         assert channel is not None
         if channel.type != FORUM:
             return _error(400, 50024, "Cannot execute action on this channel type")
-        body = await request.json()
+        body = await request_body(request)
         if len(body.get("name", "")) > 100:
             return _too_long("name", 100)
         if (error := message_error(body.get("message") or {})) is not None:

@@ -1,0 +1,227 @@
+"""The whole digest run: from stored subscriptions and papers to the posts ready to send.
+
+Run from the repository root: `python benchmarks/bench_digest.py [--quick]` (`--quick`: 1,000 and
+10,000 subscriptions only).
+
+At 1,000 / 10,000 / 100,000 subscriptions over 100 / 1,000 / 10,000 channels (ten queries each,
+made like bench_matching's: real title n-grams and words, OR, NOT, fields, a fifth repeated across
+channels) and one announcement day of 2,500 papers (10% on the records' two topics), in a real
+SQLite store: load the subscriptions, the day's papers and what each channel already got; match,
+group per channel and rank; plan each digest as the ledger records it (the shown papers with their
+matched words, the rest as overflow); and build every shown card with its TL;DR. That is what the
+deliverer does before the first message is sent. Each size runs in a fresh process (peak memory is
+per size); the store is built first, in another process, and kept in a temp dir between runs.
+
+The first run after a start parses and indexes every subscription (`cold`); the bot keeps the index,
+so every later run only syncs it (`warm`, the daily case). The naive way evaluates each distinct
+query once against every paper (measured on a sample of queries and scaled), then does the same
+grouping, planning and cards; its figure is that scan plus our own downstream steps, so the ratio is
+fair to it. Each size also checks, for a sample of channels, that the digests hold exactly the
+papers the naive scan finds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_matching  # noqa: E402
+from stores import build_once  # noqa: E402
+
+from bot import digest  # noqa: E402
+from bot.matching import prepare  # noqa: E402
+from bot.models import ChannelRef  # noqa: E402
+from bot.query import Query, QueryError, parse  # noqa: E402
+from storage import Store  # noqa: E402
+from storage.migrations import LATEST_VERSION  # noqa: E402
+
+SEED = 20261201
+N_PAPERS = 2_500
+SIZES = (1_000, 10_000, 100_000)
+PER_CHANNEL = 10
+MAX_PAPERS = 15  # the default digest size
+NAIVE_QUERIES = 1_000  # distinct queries the naive scan is measured on (then scaled)
+CHECKED_CHANNELS = 200
+DAY = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # the day's announcement (00:00 US Eastern)
+HARVESTED = DAY + timedelta(minutes=30)
+CACHE = Path(tempfile.gettempdir()) / "paperbot-bench-digest"
+
+
+def store_path(size: int) -> Path:
+    return CACHE / f"digest-{size}-{SEED}-v{LATEST_VERSION}.db"  # rebuilt when the schema changes
+
+
+async def build(size: int) -> None:
+    """A store with `size` subscriptions over size/10 channels and one harvested day of papers."""
+    if store_path(size).exists():
+        return
+    rng = random.Random(SEED)
+    records = bench_matching.load_records()
+    surnames = bench_matching.make_surnames(rng)
+    papers = bench_matching.make_papers(records, N_PAPERS, rng, surnames, topical=0.1)
+    day = [replace(p, announced=DAY.date(), announce_type="new", published=DAY) for p in papers]
+    texts = bench_matching.make_queries(records, size, random.Random(SEED + size), surnames)
+    created = (DAY - timedelta(days=30)).isoformat()
+
+    async def fill(store: Store) -> None:
+        channels = size // PER_CHANNEL
+        await store.db.conn.executemany(
+            "INSERT INTO channels (id, platform, workspace, channel_id, name, created_at)"
+            " VALUES (?, 'slack', 'T0BENCH', ?, ?, ?)",
+            [(c + 1, f"C{c:06d}", f"channel-{c}", created) for c in range(channels)],
+        )
+        rows = []
+        canonical: dict[str, str | None] = {}
+        for i, text in enumerate(texts):
+            if text not in canonical:
+                try:
+                    canonical[text] = parse(text).canonical
+                except QueryError:
+                    canonical[text] = None
+            if canonical[text] is not None:
+                rows.append((i % channels + 1, canonical[text], text, created))
+        await store.db.conn.executemany(
+            "INSERT OR IGNORE INTO subscriptions (channel, query, raw_query, created_by, created_at)"
+            " VALUES (?, ?, ?, 'bench', ?)",
+            rows,
+        )
+        await store.papers.upsert_many(day, HARVESTED)
+
+    await build_once(store_path(size), fill)
+
+
+Found = dict[ChannelRef, list[digest.Entry]]
+
+
+async def one_run(
+    store: Store, index: digest.SubscriptionIndex
+) -> tuple[dict[str, float], dict[str, int], Found]:
+    """The deliverer's steps before posting, timed."""
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    subs = await store.subscriptions.all()
+    candidates = await store.papers.harvested_since(DAY - timedelta(days=14))
+    delivered = await store.deliveries.delivered_among([p.arxiv_id for p, _ in candidates])
+    times["load"] = time.perf_counter() - t0
+
+    run = digest.RunCache()
+    ready = digest.digests(subs, candidates, delivered, lambda _: MAX_PAPERS, run, index=index, timings=times)
+    t0 = time.perf_counter()
+    ledger = sum(len(row.why) for r in ready.values() for row in r.rows())  # as the ledger is written
+    times["rows"] = time.perf_counter() - t0
+    found = {channel: [*r.plan.shown, *r.plan.rest] for channel, r in ready.items()}
+    counts = {
+        "subscriptions": len(subs),
+        "channels with news": len(ready),
+        "entries": sum(len(e) for e in found.values()),
+        "cards": sum(len(r.plan.shown) for r in ready.values()),
+        "tldrs": run.papers,
+        "ledger bytes": ledger,
+    }
+    return times, counts, found
+
+
+async def run_one(size: int) -> None:
+    async with await Store.open(store_path(size)) as store:
+        index = digest.SubscriptionIndex()
+        gc.collect()
+        cold, counts, found = await one_run(store, index)
+        del found  # the bot drops a run's results before the next run
+        warm, _, found = await one_run(store, index)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+        # The naive way: every distinct query once against every paper (a sample, scaled).
+        subs = await store.subscriptions.all()
+        candidates = await store.papers.harvested_since(DAY - timedelta(days=14))
+    papers = [p for p, _ in candidates]
+    t0 = time.perf_counter()
+    prepared = [prepare(p) for p in papers]
+    t_prepare = time.perf_counter() - t0
+    distinct = sorted({s.query for s in subs})
+    sample = random.Random(SEED).sample(distinct, min(NAIVE_QUERIES, len(distinct)))
+    parsed = [parse(q) for q in sample]
+    t0 = time.perf_counter()
+    for q in parsed:
+        for p in prepared:
+            q.matches(p)
+    t_scan = (time.perf_counter() - t0) * len(distinct) / len(sample)
+    downstream = warm["load"] + warm["plans"] + warm["collector"] + warm["rows"]
+    naive = t_prepare + t_scan + downstream
+
+    # The same papers per channel as the naive scan, for a sample of channels.
+    by_channel: dict[ChannelRef, list[Query]] = {}
+    for s in subs:
+        by_channel.setdefault(s.channel, []).append(parse(s.query))
+    checked = random.Random(SEED).sample(sorted(by_channel, key=str), min(CHECKED_CHANNELS, len(by_channel)))
+    same = all(
+        {e.paper.arxiv_id for e in found.get(c, [])}
+        == {p.arxiv_id for p in prepared if any(q.matches(p) for q in by_channel[c])}
+        for c in checked
+    )
+
+    total_cold, total_warm = sum(cold.values()), sum(warm.values())
+    print(
+        f"--- {counts['subscriptions']:,} subscriptions ({len(distinct):,} distinct queries),"
+        f" {len(by_channel):,} channels, {len(papers):,} papers"
+    )
+    labels = {
+        "load": "load subscriptions, papers, ledger",
+        "match": "match, group per channel, rank",
+        "plans": "plans, ledger records, cards",
+        "collector": "the collector, last checkpoint",
+        "rows": "ledger rows as written",
+    }
+    for name, label in labels.items():
+        print(f"  {label:<38} cold {cold[name]:6.2f} s   warm {warm[name]:6.2f} s")
+    print(f"  {'whole run':<38} cold {total_cold:6.2f} s   warm {total_warm:6.2f} s   <- target 3 s")
+    print(f"  peak memory {peak_mb:8.0f} MB (max RSS of the process, both runs)   <- target 300 MB")
+    print(
+        f"  {counts['channels with news']:,} digests, {counts['entries']:,} entries,"
+        f" {counts['cards']:,} cards from {counts['tldrs']:,} TL;DRs (one per paper shown)"
+    )
+    print(
+        f"  naive scan   {naive:8.2f} s   (each distinct query once: {t_scan:.2f} s, estimated from"
+        f" {len(sample):,} queries; preparing papers {t_prepare:.2f} s; plus our load, plan and cards)"
+    )
+    print(f"  speed-up     {naive / total_warm:8.1f} x warm, {naive / total_cold:.1f} x cold")
+    print(f"  same papers as the naive scan in {len(checked)} sampled channels: {same}")
+    sys.stdout.flush()
+    if not same:
+        sys.exit("the digest differs from the naive scan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="1,000 and 10,000 subscriptions only")
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.size:
+        asyncio.run(build(args.size) if args.build else run_one(args.size))
+        return
+    print(f"{N_PAPERS:,} papers, {PER_CHANNEL} subscriptions per channel, digests of {MAX_PAPERS}")
+    print(f"(stores are built once and kept in {CACHE})")
+    sys.stdout.flush()
+    for size in SIZES[:2] if args.quick else SIZES:
+        subprocess.run([sys.executable, __file__, "--size", str(size), "--build"], check=True)
+        subprocess.run([sys.executable, __file__, "--size", str(size)], check=True)
+
+
+if __name__ == "__main__":
+    main()
