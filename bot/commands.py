@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot import digest, relevance_commands, search, similar
 from bot.arxiv_calendar import ARXIV_TZ, holidays_between, next_digest
+from bot.bibtex import bibtex_reply
 from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
 from bot.ingest import abstract_reply
@@ -289,6 +290,15 @@ async def abstract(ctx: Context, cmd: Command) -> Reply:
     return abstract_reply(await arxiv.lookup_text(text))
 
 
+async def bibtex(ctx: Context, cmd: Command) -> Reply:
+    """`/bibtex <id|url>`: the paper's BibTeX entry, as arXiv's own export gives it."""
+    text = clean_text(cmd.args)
+    if not text:
+        raise UserError("Usage: /bibtex <arXiv id or link>, e.g. /bibtex 2401.01234")
+    arxiv = _need(ctx.arxiv, "arXiv lookups")
+    return bibtex_reply(await arxiv.lookup_text(text))
+
+
 async def papers(ctx: Context, cmd: Command) -> Reply:
     """`/papers <query> [n]`: the latest n matching papers by last update, from the store first, then arXiv.
 
@@ -369,6 +379,7 @@ paperbot follows arXiv for this channel and posts one digest per announcement da
 /tracked              what this channel follows, and when its digest comes
 /papers <query> [n]   the latest n papers matching a query (default 10, at most 100)
 /abstract <id|link>   a paper's title, authors, abstract and links
+/bibtex <id|link>     a paper's BibTeX entry, as arXiv gives it
 /digest               post what is pending for this channel now
 /settings             show or change the digest time, timezone, size and learning
 /like <id>            teach this channel's digest (so does a 👍 on a card); /dislike <id> (👎)
@@ -388,6 +399,7 @@ COMMANDS: dict[str, Handler] = {
     "settings": settings,
     "papers": papers,
     "abstract": abstract,
+    "bibtex": bibtex,
     "digest": digest_now,
     "like": like,
     "dislike": dislike,

@@ -108,6 +108,7 @@ async def test_paperbot_slack_manifest_prints_the_configured_names(tmp_path: Pat
         "/pb-tracked",
         "/pb-papers",
         "/pb-abstract",
+        "/pb-bibtex",
         "/pb-digest",
         "/pb-paperbot",
     ]
