@@ -145,6 +145,7 @@ class ChannelSettings:
     max_papers: int | None = None
     paused: bool = False
     learn: bool = True  # re-rank the digest by what the channel's reactions taught (once it has enough)
+    trending: int = 0  # how many of the day's top papers on Hugging Face the digest adds (0: none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ ALL_COMMANDS = {
     "papers",
     "abstract",
     "bibtex",
+    "trending",
     "digest",
     "settings",
     "like",
@@ -88,6 +89,8 @@ async def test_commands_sync_globally_with_options_and_default_permissions(
     assert not n.get("required")
     assert commands["abstract"]["options"][0]["name"] == "id"
     assert commands["bibtex"]["options"][0]["name"] == "id"
+    [n_trending] = commands["trending"]["options"]
+    assert (n_trending["name"], n_trending["min_value"], n_trending["max_value"]) == ("n", 1, 50)
     assert commands["settings"]["options"][0]["required"] is False
     # Channel commands only make sense in a server; lookups and help also work in a DM with the bot.
     assert {n for n, c in commands.items() if c["dm_permission"] is False} == {

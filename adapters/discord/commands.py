@@ -110,7 +110,7 @@ class SlashCommands:
     # -- registration ------------------------------------------------------
 
     def tree(self, client: discord.Client) -> app_commands.CommandTree[discord.Client]:
-        """A command tree on `client` holding the eleven commands."""
+        """A command tree on `client` holding the twelve commands."""
         tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
         tree.error(self.on_error)
         manage = discord.Permissions(**{self.manage_permission: True})
@@ -158,6 +158,13 @@ class SlashCommands:
         @app_commands.rename(paper_id="id")
         async def bibtex(interaction: discord.Interaction, paper_id: str) -> None:
             await self.run(interaction, "bibtex", paper_id)
+
+        @tree.command(name="trending", description="Today's most upvoted papers on Hugging Face")
+        @app_commands.describe(n="How many (default 10, at most 50)")
+        async def trending(
+            interaction: discord.Interaction, n: app_commands.Range[int, 1, 50] | None = None
+        ) -> None:
+            await self.run(interaction, "trending", str(n) if n is not None else "")
 
         @tree.command(name="digest", description="Post what is pending for this channel now")
         @app_commands.guild_only()
