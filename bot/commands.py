@@ -290,22 +290,23 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
     return Reply("Settings saved. " + describe_schedule(ctx, new) + learning, Visibility.CHANNEL)
 
 
-async def abstract(ctx: Context, cmd: Command) -> Reply:
-    """`/abstract <id|url>`: title, authors, abstract and links."""
+async def _paper(ctx: Context, cmd: Command) -> Paper:
+    """The paper a command names by id or link (the store first, then arXiv)."""
     text = clean_text(cmd.args)
     if not text:
-        raise UserError("Usage: /abstract <arXiv id or link>, e.g. /abstract 2401.01234")
-    arxiv = _need(ctx.arxiv, "arXiv lookups")
-    return abstract_reply(await arxiv.lookup_text(text))
+        name = cmd.name.casefold()
+        raise UserError(f"Usage: /{name} <arXiv id or link>, e.g. /{name} 2401.01234")
+    return await _need(ctx.arxiv, "arXiv lookups").lookup_text(text)
+
+
+async def abstract(ctx: Context, cmd: Command) -> Reply:
+    """`/abstract <id|url>`: title, authors, abstract and links."""
+    return abstract_reply(await _paper(ctx, cmd))
 
 
 async def bibtex(ctx: Context, cmd: Command) -> Reply:
     """`/bibtex <id|url>`: the paper's BibTeX entry, as arXiv's own export gives it."""
-    text = clean_text(cmd.args)
-    if not text:
-        raise UserError("Usage: /bibtex <arXiv id or link>, e.g. /bibtex 2401.01234")
-    arxiv = _need(ctx.arxiv, "arXiv lookups")
-    return bibtex_reply(await arxiv.lookup_text(text))
+    return bibtex_reply(await _paper(ctx, cmd))
 
 
 async def trending(ctx: Context, cmd: Command) -> Reply:

@@ -330,3 +330,15 @@ def test_an_export_on_a_day_with_no_papers_has_a_clear_section(
         capsys=capsys,
     )[1]
     assert "## cat:hep-th\nNo matching papers yet.\n" in out
+
+
+def test_a_like_topic_lists_the_papers_that_read_like_its_examples(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(stored(database, source_papers(), [(ML, "like:2510.12283")]))
+    code, out, err = export("--channel", "#ml-papers", capsys=capsys)
+    assert code == 0, err
+    rows = table(out)
+    assert "## like:2510.12283\n" in out and 0 < len(rows) < 100
+    assert all("2510.12283v1" not in r["url"] for r in rows)  # not the example itself
+    assert [r["date"] for r in rows] == sorted((r["date"] for r in rows), reverse=True)

@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.serving import serve
+
 DATA = Path(__file__).resolve().parent.parent / "data" / "hf_daily_papers.json"
 
 
@@ -61,11 +63,7 @@ class FakeHuggingFace:
     async def start(self) -> FakeHuggingFace:
         app = web.Application()
         app.router.add_get("/api/daily_papers", self._daily)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve(app)
         return self
 
     async def stop(self) -> None:
