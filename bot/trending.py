@@ -23,8 +23,8 @@ from bot import digest, similar
 from bot.config import Config
 from bot.errors import ArxivUnavailable
 from bot.huggingface import HuggingFaceClient, HuggingFaceUnavailable
-from bot.ingest import ArxivService
-from bot.matching import prepare
+from bot.ingest import INTERACTIVE_RETRIES, ArxivService
+from bot.matching import PreparedPaper, prepare
 from bot.models import Card, ChannelRef, Paper, Reply, TrendingDay, TrendingPaper
 from bot.query import QueryError, parse
 from bot.relevance import Relevance
@@ -89,16 +89,19 @@ class Trending:
         self.relevance = relevance
         self._lock = asyncio.Lock()  # one reading at a time: the harvest's and a /trending's
         self._failed_at: float | None = None
+        # The latest list's picks, read as the matcher reads them: one run's channels share them.
+        self._prepared: tuple[tuple[date, datetime], list[Pick], list[PreparedPaper]] | None = None
 
     @property
     def _look_back(self) -> int:
         return self.config.huggingface.look_back_days
 
-    async def refresh(self) -> TrendingDay | None:
+    async def refresh(self, *, waiting: bool = False) -> TrendingDay | None:
         """Read the newest day's list not read yet: yesterday's (UTC), or an earlier one past empty days.
 
         A day is read once. Returns the newest list with papers; None when Hugging Face did not
-        answer (logged; nothing else depends on it).
+        answer (logged; nothing else depends on it). `waiting`: someone waits (/trending), so
+        arXiv gets one retry, not a harvest's patience.
         """
         async with self._lock:
             yesterday = self.clock().astimezone(UTC).date() - timedelta(days=1)
@@ -116,22 +119,24 @@ class Trending:
                     self._failed_at = time.monotonic()
                     log.warning("Hugging Face's papers of %s not read: %s", day, exc)
                     return None
-                await self._store_papers(papers)
+                await self._store_papers(papers, waiting)
                 await self.store.trending.save(day, papers, self.clock())
                 log.info("Hugging Face's papers of %s: %d", day, len(papers))
                 if papers:
                     return await self.store.trending.latest(day)
             return None
 
-    async def _store_papers(self, papers: Sequence[TrendingPaper]) -> None:
+    async def _store_papers(self, papers: Sequence[TrendingPaper], waiting: bool) -> None:
         """Every listed paper in the store: arXiv's record where it answers, Hugging Face's otherwise."""
         stored = await self.store.papers.get_many([p.arxiv_id for p in papers])
         missing = [p for p in papers if p.arxiv_id not in stored]
         if not missing:
             return
         if self.arxiv is not None:
-            try:
-                await self.arxiv.enrich([p.arxiv_id for p in missing])  # one id_list request per 100
+            retries = INTERACTIVE_RETRIES if waiting else None
+            try:  # one id_list request per 100; stored as looked up, not as announced
+                found = await self.arxiv.client.fetch_by_ids([p.arxiv_id for p in missing], retries=retries)
+                await self.store.papers.upsert_many(found, self.clock())
             except ArxivUnavailable as exc:
                 log.warning("arXiv's records of %d trending papers not read: %s", len(missing), exc)
             stored = await self.store.papers.get_many([p.arxiv_id for p in missing])
@@ -151,7 +156,7 @@ class Trending:
             self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE_S
         )
         if found is None and not recently_failed:
-            found = await self.refresh()
+            found = await self.refresh(waiting=True)
         return found
 
     async def picks(self, day: TrendingDay, n: int | None = None) -> list[Pick]:
@@ -172,13 +177,23 @@ class Trending:
         day = await self.latest()
         if day is None:
             return []
-        picks = await self.picks(day)
+        picks, prepared = await self._day(day)
         queries = [s.query for s in await self.store.subscriptions.for_channel(channel)]
         if queries:
-            picks = await self._matching(picks, queries)
+            picks = await self._matching(picks, prepared, queries)
         return [p for p in picks[:n] if p.paper.arxiv_id not in exclude]
 
-    async def _matching(self, picks: list[Pick], queries: list[str]) -> list[Pick]:
+    async def _day(self, day: TrendingDay) -> tuple[list[Pick], list[PreparedPaper]]:
+        key = (day.day, day.fetched_at)
+        if self._prepared is None or self._prepared[0] != key:
+            picks = await self.picks(day)
+            prepared = await asyncio.to_thread(lambda: [prepare(p.paper) for p in picks])
+            self._prepared = (key, picks, prepared)
+        return self._prepared[1], self._prepared[2]
+
+    async def _matching(
+        self, picks: list[Pick], prepared: list[PreparedPaper], queries: list[str]
+    ) -> list[Pick]:
         """The picks that one of the queries matches: keyword queries as the digest matches them,
         `like:` topics as similar papers (above the topic's threshold)."""
         keyword = []
@@ -189,7 +204,6 @@ class Trending:
                 except QueryError:
                     continue  # stored before a grammar change: it matches nothing
         papers = [p.paper for p in picks]
-        prepared = await asyncio.to_thread(lambda: [prepare(p) for p in papers])
         wanted = {
             pick.paper.arxiv_id
             for pick, pp in zip(picks, prepared, strict=True)

@@ -327,3 +327,17 @@ async def test_the_list_is_read_after_the_harvest_when_a_channel_wants_it(
 
 async def _read(hf: FakeHuggingFace) -> bool:
     return len(hf.requests) == 1
+
+
+async def test_a_section_interrupted_by_a_crash_is_finished_without_repeats(app: App) -> None:
+    await tracking(app, QUIET, None, 3)
+    await app.context.trending.refresh()  # type: ignore[union-attr]
+    rec = recorder(app)
+    rec.lose_id_of = 3  # the second card reaches the platform, its id does not come back
+    [crashed] = await app.deliver_channels([QUIET])
+    assert crashed.status == "failed" and len(rec.messages) == 3
+    rec.lose_id_of = None
+    [resumed] = await app.deliver_channels([QUIET])
+    cards = [m for m in rec.messages if m.parent_id is not None]
+    assert resumed.status == "posted" and len(cards) == 3 == len({m.key for m in cards})
+    assert len([m for m in rec.messages if m.parent_id is None]) == 1  # one header
