@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from bot import __version__, bibtex
+from bot import __version__
 from bot.models import Paper
 from bot.search import last_update
 
@@ -254,6 +254,8 @@ def render(export: Export, fmt: str, limit: int) -> str:
     if fmt == "csv":
         return as_csv(export)
     if fmt == "bibtex":
+        from bot import bibtex  # scikit-learn's stop words: not for every `paperbot` command to load
+
         return bibtex.bibliography(export.papers())
     raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
 
