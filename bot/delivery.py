@@ -192,8 +192,9 @@ class Deliverer:
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
         async with lock:
             now = self.clock()
+            settings = await self.store.channels.settings(channel)
             if not on_request:
-                if (await self.store.channels.settings(channel)).paused:
+                if settings.paused:
                     return Outcome(channel, "paused")
                 retry_at = await self.store.channels.retry_at(channel)
                 if retry_at is not None and now < retry_at:
@@ -210,7 +211,7 @@ class Deliverer:
                 return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
             if matches is None or self._planned_at.get(channel, -1) >= as_of:
                 matches = (await self.new_matches([channel])).get(channel, [])
-            section = await self._trending(channel, matches)
+            section = await self._trending(channel, matches, settings.trending)
             record = await self._plan(channel, matches, now, run, section) if matches or section else None
             if record is not None:
                 outcome = await self._post(record, run)
@@ -219,14 +220,11 @@ class Deliverer:
                 posted += outcome.posted
             return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
 
-    async def _trending(self, channel: ChannelRef, matches: Sequence[digest.Entry]) -> list[Pick]:
-        """The channel's "Trending on Hugging Face" section, if it asked for one; left out on any error."""
-        if self.trending is None:
+    async def _trending(self, channel: ChannelRef, matches: Sequence[digest.Entry], n: int) -> list[Pick]:
+        """The channel's "Trending on Hugging Face" section of `n` papers; left out on any error."""
+        if self.trending is None or n <= 0:
             return []
         try:
-            n = (await self.store.channels.settings(channel)).trending
-            if n <= 0:
-                return []
             shown = await self.store.deliveries.delivered_ids(channel)
             return await self.trending.for_digest(channel, n, shown | {e.paper.arxiv_id for e in matches})
         except Exception as exc:
