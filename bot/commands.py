@@ -224,7 +224,12 @@ async def tracked(ctx: Context, cmd: Command) -> Reply:
     settings = await ctx.store.channels.settings(cmd.channel)
     schedule = describe_schedule(ctx, settings)
     if not subs:
-        return Reply(f"This channel tracks nothing yet. Try /track video retrieval\n{schedule}")
+        lead = (
+            "This channel tracks no query: its digest holds only the trending papers. "
+            if settings.trending
+            else "This channel tracks nothing yet. "
+        )
+        return Reply(f"{lead}Try /track video retrieval\n{schedule}")
     lines = [f"This channel tracks {len(subs)} {'query' if len(subs) == 1 else 'queries'}:"]
     lines += await relevance_commands.tracked_lines(ctx.store, subs)
     lines.append(schedule)

@@ -287,6 +287,8 @@ async def test_a_channel_without_queries_gets_the_days_top_papers(app: App) -> N
     await tracking(app, QUIET, None, 3)
     await app.context.trending.refresh()  # type: ignore[union-attr]
     assert QUIET in await app.store.channels.at_slot("09:00", "UTC", "09:00", "UTC")  # it has a digest
+    tracked = (await app.command(command("/tracked", QUIET))).text
+    assert "its digest holds only the trending papers" in tracked and "Plus up to 3 trending" in tracked
     [outcome] = await app.deliver_channels([QUIET])
     assert outcome.posted == 3
     rec = recorder(app)
