@@ -32,6 +32,7 @@ from bot.errors import INTERNAL_ERROR_REPLY, ArxivUnavailable, ErrorReporter, Us
 from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
 from bot.health import Health, check_health
+from bot.huggingface import HuggingFaceClient
 from bot.ingest import ArxivService, abstract_reply, harvest_needs
 from bot.llm import Summarizer, to_be_shown
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply
@@ -40,6 +41,7 @@ from bot.ports import Adapter
 from bot.relevance import Relevance
 from bot.relevance_commands import record_reaction
 from bot.scheduling import Scheduler
+from bot.trending import Trending
 from storage import Store
 from storage.process_lock import ProcessLock
 
@@ -91,6 +93,7 @@ class App:
         self._deliverer: Deliverer | None = None
         self._relevance: Relevance | None = None
         self._summarizer: Summarizer | None = None
+        self._trending: Trending | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._stack = AsyncExitStack()
         self._stopped = asyncio.Event()
@@ -120,6 +123,7 @@ class App:
             self._arxiv,
             self._deliverer,
             self._relevance,
+            self._trending,
         )
 
     @property
@@ -162,6 +166,12 @@ class App:
                 Platform(a.name): a for a in self.adapters if a.name in Platform.__members__.values()
             }
             self._relevance = Relevance(self._store)
+            if self.config.huggingface.enabled:
+                hf = HuggingFaceClient(self.config.huggingface, contact=self.config.arxiv.contact)
+                self._stack.push_async_callback(hf.close)
+                self._trending = Trending(
+                    hf, self._store, self.config, self.clock, arxiv=self._arxiv, relevance=self._relevance
+                )
             if self.config.llm.enabled:
                 self._summarizer = Summarizer(
                     self.config.llm, self.config.secrets.paperbot_llm_api_key, self._store, self.clock
@@ -175,6 +185,7 @@ class App:
                 self.reporter,
                 relevance=self._relevance,
                 summarizer=self._summarizer,
+                trending=self._trending,
             )
             self.scheduler.start()
             self._stack.callback(self.scheduler.shutdown)
@@ -339,9 +350,9 @@ class App:
 
     async def delivery_job(self, channel: ChannelRef) -> str | None:
         """The id of the job that delivers `channel`'s digests (None: it tracks nothing, or `asap`)."""
-        if await self.store.subscriptions.count(channel) == 0:
-            return None
         settings = await self.store.channels.settings(channel)
+        if await self.store.subscriptions.count(channel) == 0 and not settings.trending:
+            return None
         when = settings.post_time or self.config.schedule.post_time
         if when == "asap":
             return None
@@ -355,12 +366,23 @@ class App:
         async with self._harvesting:
             needs = await harvest_needs(self.store)
             if not needs.needed:  # nobody tracks anything: nothing to ask arXiv for
+                self.read_trending_later()
                 return HarvestReport(self.clock())
             report = await self.harvester.harvest_with_repolls(
                 self.clock, needed=needs.needed, since=needs.since, sleep=self._sleep
             )
+        self.read_trending_later()
         await self._after_harvest(report)
         return report
+
+    def read_trending_later(self) -> None:
+        """Read Hugging Face's list of the day in the background: nothing waits for it or fails with it."""
+        if self._trending is not None:
+            self._spawn(self._read_trending(self._trending), "Hugging Face's papers")
+
+    async def _read_trending(self, trending: Trending) -> None:
+        if await self.store.channels.wants_trending():  # else /trending reads it when asked
+            await trending.refresh()
 
     async def catch_up_job(self) -> HarvestReport:
         """Every day, half a day after the harvest: read the days still missing or partial, if any.
@@ -413,6 +435,7 @@ class App:
 
     async def catch_up(self) -> None:
         """After a restart: read missed or partial days, finish open digests, post overdue ones."""
+        self.read_trending_later()
         report = await self.catch_up_job()
         if report.failed:
             log.warning("catch-up harvest incomplete, later harvests will retry: %s", report.summary())

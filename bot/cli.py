@@ -1,4 +1,4 @@
-"""The `paperbot` command line: run, harvest, status, config check, the Slack and Discord tools.
+"""The `paperbot` command line: run, harvest, status, export, config check, the Slack and Discord tools.
 
 The only place that configures logging (libraries never do). Everything it prints about the
 configuration or an error goes through the config's redactor: no secret reaches the terminal.
@@ -13,11 +13,13 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from bot import __version__
 from bot.config import ADAPTERS, Config, check_config, default_config_path, describe, secret_problems
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
+from bot.export_formats import EXPORT_MAX, FORMATS
 from bot.logs import setup_logging
 
 log = logging.getLogger("paperbot")
@@ -70,6 +72,48 @@ def build_parser() -> argparse.ArgumentParser:
         "status",
         parents=[late_config],
         help="show the last announcement days: complete, partial or missing (no request to arXiv)",
+    )
+
+    export = sub.add_parser(
+        "export",
+        parents=[late_config],
+        help="write a channel's topics, or queries, as DailyArXiv's Markdown, Atom, JSON, CSV or BibTeX",
+        description=(
+            "Read the bot's database (read-only: it runs beside a running bot) and write, per query, its "
+            "latest papers by last update. The same data gives the same bytes, so a scheduled job can "
+            "commit the file."
+        ),
+    )
+    export.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="CHANNEL",
+        help="a channel whose queries to export, as the logs name it (slack:T024BE7LD/C024BE91L, "
+        "slack:T024BE7LD/#papers) or by its id or #name alone; repeatable",
+    )
+    export.add_argument(
+        "--query", action="append", default=[], metavar="QUERY", help="a query to export; repeatable"
+    )
+    export.add_argument(
+        "--format", choices=FORMATS, default="markdown", help="default: markdown (DailyArXiv's)"
+    )
+    export.add_argument(
+        "--max", type=_count, default=EXPORT_MAX, metavar="N", help=f"papers per query (default {EXPORT_MAX})"
+    )
+    export.add_argument(
+        "--date",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help='the "Last update" date (default: the day of the newest paper listed; never the clock)',
+    )
+    export.add_argument("--title", help='the document\'s title (default "Daily Papers")')
+    export.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here (default: stdout)")
+    export.add_argument(
+        "--fetch",
+        action="store_true",
+        help="also ask arXiv's API for what the database lacks (one search per query); "
+        "without a database, arXiv's answers only. Nothing is stored",
     )
 
     discord = sub.add_parser("discord", help="Discord tools")
@@ -128,6 +172,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _harvest(config, dry_run=args.dry_run)
     if args.command == "status":
         return _status(config)
+    if args.command == "export":
+        from bot.export import ExportRequest, export_command
+
+        request = ExportRequest(
+            channels=tuple(args.channel),
+            queries=tuple(args.query),
+            fmt=args.format,
+            limit=args.max,
+            day=args.date,
+            title=args.title,
+            fetch=args.fetch,
+        )
+        return export_command(config, request, args.output, sys.stdout, sys.stderr)
     if args.command == "discord":
         from adapters.discord.invite import cli_invite_url
 
@@ -138,6 +195,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_manifest(config, args.request_url)
     parser.print_help()
     return 2
+
+
+def _count(text: str) -> int:
+    """--max: 1 to 1,000 papers a query."""
+    try:
+        n = int(text) if len(text) <= 6 else 0
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1000:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number from 1 to 1000")
+    return n
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _config_check(config: Config, errors: list[str]) -> int:

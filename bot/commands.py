@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot import digest, relevance_commands, search, similar
 from bot.arxiv_calendar import ARXIV_TZ, holidays_between, next_digest
+from bot.bibtex import bibtex_reply
 from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
 from bot.ingest import abstract_reply
 from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
 from bot.query import MAX_QUERY_CHARS, Query, parse
-from bot.settings import parse_max_papers, parse_post_time, parse_switch, parse_timezone
+from bot.settings import parse_max_papers, parse_post_time, parse_switch, parse_timezone, parse_trending
 from bot.text import has_lone_surrogate, visible
 from bot.tldr import shorten
+from bot.trending import trending_reply
 from storage import Store
 from storage.subscriptions import ChannelFull
 
@@ -34,12 +36,14 @@ if TYPE_CHECKING:  # the services are built by the App; handlers only call them
     from bot.delivery import Deliverer
     from bot.ingest import ArxivService
     from bot.relevance import Relevance
+    from bot.trending import Trending
 
 S = TypeVar("S")
 
 PREVIEW_DAYS = 7
 PREVIEW_TITLES = 3
 PAPERS_DEFAULT, PAPERS_MAX = 10, 100  # DailyArXiv keeps the latest 100 per topic
+TRENDING_DEFAULT, TRENDING_MAX = 10, 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ class Context:
     arxiv: ArxivService | None = None
     deliverer: Deliverer | None = None
     relevance: Relevance | None = None
+    trending: Trending | None = None
 
 
 Handler = Callable[[Context, Command], Awaitable[Reply]]
@@ -183,6 +188,8 @@ def describe_schedule(ctx: Context, settings: ChannelSettings) -> str:
     size = settings.max_papers or cfg.digest.max_papers
     timing = "right after each arXiv harvest" if when == "asap" else f"at {when} {tz}"
     line = f"Digest {timing} after each arXiv announcement day, up to {size} papers."
+    if settings.trending:
+        line += f" Plus up to {settings.trending} trending on Hugging Face."
     return "Digests are paused. " + line if settings.paused else line
 
 
@@ -217,7 +224,12 @@ async def tracked(ctx: Context, cmd: Command) -> Reply:
     settings = await ctx.store.channels.settings(cmd.channel)
     schedule = describe_schedule(ctx, settings)
     if not subs:
-        return Reply(f"This channel tracks nothing yet. Try /track video retrieval\n{schedule}")
+        lead = (
+            "This channel tracks no query: its digest holds only the trending papers. "
+            if settings.trending
+            else "This channel tracks nothing yet. "
+        )
+        return Reply(f"{lead}Try /track video retrieval\n{schedule}")
     lines = [f"This channel tracks {len(subs)} {'query' if len(subs) == 1 else 'queries'}:"]
     lines += await relevance_commands.tracked_lines(ctx.store, subs)
     lines.append(schedule)
@@ -235,10 +247,11 @@ _SETTING_KEYS = {
     "max": "max_papers",
     "max_papers": "max_papers",
     "learn": "learn",
+    "trending": "trending",
 }
 SETTINGS_USAGE = (
-    "Usage: /settings [time HH:MM|asap] [tz Area/City] [max 1-50] [pause|resume] [learn on|off], "
-    "e.g. /settings time 08:30 tz Europe/Berlin max 15"
+    "Usage: /settings [time HH:MM|asap] [tz Area/City] [max 1-50] [pause|resume] [learn on|off] "
+    "[trending 0-10], e.g. /settings time 08:30 tz Europe/Berlin max 15"
 )
 
 
@@ -270,6 +283,8 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
                 changes[field_name] = parse_timezone(value)
             elif field_name == "learn":
                 changes[field_name] = parse_switch(value)
+            elif field_name == "trending":
+                changes[field_name] = parse_trending(value)
             else:
                 changes[field_name] = parse_max_papers(value)
         except ValueError as exc:
@@ -280,13 +295,34 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
     return Reply("Settings saved. " + describe_schedule(ctx, new) + learning, Visibility.CHANNEL)
 
 
-async def abstract(ctx: Context, cmd: Command) -> Reply:
-    """`/abstract <id|url>`: title, authors, abstract and links."""
+async def _paper(ctx: Context, cmd: Command) -> Paper:
+    """The paper a command names by id or link (the store first, then arXiv)."""
     text = clean_text(cmd.args)
     if not text:
-        raise UserError("Usage: /abstract <arXiv id or link>, e.g. /abstract 2401.01234")
-    arxiv = _need(ctx.arxiv, "arXiv lookups")
-    return abstract_reply(await arxiv.lookup_text(text))
+        name = cmd.name.casefold()
+        raise UserError(f"Usage: /{name} <arXiv id or link>, e.g. /{name} 2401.01234")
+    return await _need(ctx.arxiv, "arXiv lookups").lookup_text(text)
+
+
+async def abstract(ctx: Context, cmd: Command) -> Reply:
+    """`/abstract <id|url>`: title, authors, abstract and links."""
+    return abstract_reply(await _paper(ctx, cmd))
+
+
+async def bibtex(ctx: Context, cmd: Command) -> Reply:
+    """`/bibtex <id|url>`: the paper's BibTeX entry, as arXiv's own export gives it."""
+    return bibtex_reply(await _paper(ctx, cmd))
+
+
+async def trending(ctx: Context, cmd: Command) -> Reply:
+    """`/trending [n]`: the day's most upvoted papers on Hugging Face (default 10, at most 50)."""
+    text = clean_text(cmd.args)
+    n = TRENDING_DEFAULT
+    if text:
+        if not _NUMBER.fullmatch(text) or len(text) > 6 or not 1 <= int(text) <= TRENDING_MAX:
+            raise UserError(f"Usage: /trending [n], n from 1 to {TRENDING_MAX} (got {shorten(text, 12)}).")
+        n = int(text)
+    return await trending_reply(_need(ctx.trending, "Trending papers from Hugging Face"), n)
 
 
 async def papers(ctx: Context, cmd: Command) -> Reply:
@@ -369,8 +405,10 @@ paperbot follows arXiv for this channel and posts one digest per announcement da
 /tracked              what this channel follows, and when its digest comes
 /papers <query> [n]   the latest n papers matching a query (default 10, at most 100)
 /abstract <id|link>   a paper's title, authors, abstract and links
+/bibtex <id|link>     a paper's BibTeX entry, as arXiv gives it
+/trending [n]         the day's most upvoted papers on Hugging Face
 /digest               post what is pending for this channel now
-/settings             show or change the digest time, timezone, size and learning
+/settings             show or change the digest time, timezone, size, learning and trending papers
 /like <id>            teach this channel's digest (so does a 👍 on a card); /dislike <id> (👎)
 /help                 this text
 Send me an arXiv id, link or title in a direct message to get its abstract."""
@@ -388,6 +426,8 @@ COMMANDS: dict[str, Handler] = {
     "settings": settings,
     "papers": papers,
     "abstract": abstract,
+    "bibtex": bibtex,
+    "trending": trending,
     "digest": digest_now,
     "like": like,
     "dislike": dislike,

@@ -155,6 +155,19 @@ class LlmConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HuggingfaceConfig:
+    """Hugging Face's daily papers: /trending, and the "Trending on Hugging Face" digest section."""
+
+    enabled: bool = setting(True, v.expect(bool, "true or false"))  # false: never asked
+    api_url: str = setting("https://huggingface.co/api/daily_papers", v.url())
+    # the whole of one request: connecting, sending and reading the answer
+    timeout_s: float = setting(20.0, v.positive("a number of seconds", 300))
+    max_retries: int = setting(2, v.count("a number", 10))  # after a 429, a 5xx or a timeout
+    # A day without papers (a weekend) is looked past, back this many days.
+    look_back_days: int = setting(3, v.positive("a number of days", 14, whole=True))
+
+
+@dataclass(frozen=True, slots=True)
 class Secrets:
     discord_token: Secret | None = None
     slack_bot_token: Secret | None = None
@@ -177,6 +190,7 @@ class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     ops: OpsConfig = field(default_factory=OpsConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
+    huggingface: HuggingfaceConfig = field(default_factory=HuggingfaceConfig)
     secrets: Secrets = field(default_factory=Secrets)
     source: str = "(defaults)"  # the file this came from, for messages
     # (section.key, environment variable) of every key the environment set

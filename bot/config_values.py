@@ -73,6 +73,18 @@ def positive(what: str, upper: float, *, whole: bool = False) -> Parser:
     return parse
 
 
+def count(what: str, upper: int) -> Parser:
+    """A whole number from 0 to `upper` (0 meaning none: no retries, say)."""
+
+    def parse(value: Any) -> Any:
+        expect(int, what)(value)
+        if not 0 <= value <= upper:
+            raise ValueError(f"{value!r} is out of range (0-{upper})")
+        return int(value)
+
+    return parse
+
+
 def port(value: Any) -> int:
     """0 (off, or any free port where that makes sense) to 65535."""
     number = expect(int, "a port number")(value)

@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import digest, metrics
+from bot import digest, metrics, trending
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
 from bot.llm import Summarizer
 from bot.models import ChannelRef, Platform, Post, ThreadItem
 from bot.ports import Adapter
 from bot.relevance import Relevance
+from bot.trending import Pick, Trending
 from storage import Store
 from storage.deliveries import DigestRecord, LedgerEntry
 
@@ -72,8 +73,10 @@ class Deliverer:
         concurrency: int = MAX_CONCURRENT_CHANNELS,
         relevance: Relevance | None = None,
         summarizer: Summarizer | None = None,
+        trending: Trending | None = None,
     ) -> None:
         self.store = store
+        self.trending = trending  # Hugging Face's papers, for channels that asked for them
         self.relevance = relevance  # like: topics and learned ranking, a step after keyword matching
         self.summarizer = summarizer  # LLM TL;DRs ([llm]), when on
         self.adapters = adapters
@@ -189,8 +192,9 @@ class Deliverer:
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
         async with lock:
             now = self.clock()
+            settings = await self.store.channels.settings(channel)
             if not on_request:
-                if (await self.store.channels.settings(channel)).paused:
+                if settings.paused:
                     return Outcome(channel, "paused")
                 retry_at = await self.store.channels.retry_at(channel)
                 if retry_at is not None and now < retry_at:
@@ -207,7 +211,8 @@ class Deliverer:
                 return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
             if matches is None or self._planned_at.get(channel, -1) >= as_of:
                 matches = (await self.new_matches([channel])).get(channel, [])
-            record = await self._plan(channel, matches, now, run) if matches else None
+            section = await self._trending(channel, matches, settings.trending)
+            record = await self._plan(channel, matches, now, run, section) if matches or section else None
             if record is not None:
                 outcome = await self._post(record, run)
                 if outcome.status != "posted":
@@ -215,10 +220,26 @@ class Deliverer:
                 posted += outcome.posted
             return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
 
+    async def _trending(self, channel: ChannelRef, matches: Sequence[digest.Entry], n: int) -> list[Pick]:
+        """The channel's "Trending on Hugging Face" section of `n` papers; left out on any error."""
+        if self.trending is None or n <= 0:
+            return []
+        try:
+            shown = await self.store.deliveries.delivered_ids(channel)
+            return await self.trending.for_digest(channel, n, shown | {e.paper.arxiv_id for e in matches})
+        except Exception as exc:
+            self.reporter.report(exc, "trending section", {"channel": str(channel)})
+            return []
+
     async def _plan(
-        self, channel: ChannelRef, entries: list[digest.Entry], now: datetime, run: digest.RunCache
+        self,
+        channel: ChannelRef,
+        entries: list[digest.Entry],
+        now: datetime,
+        run: digest.RunCache,
+        section: Sequence[Pick] = (),
     ) -> DigestRecord:
-        """Write the next digest (ranked `entries`, capped) to the ledger before anything is posted."""
+        """Write the next digest (ranked `entries`, capped, and `section`) to the ledger before posting."""
         settings = await self.store.channels.settings(channel)
         plan = digest.plan(entries, settings.max_papers or self.config.digest.max_papers)
         ledger = [
@@ -228,14 +249,22 @@ class Deliverer:
                 + [(e, json.dumps(e.why(words=False), ensure_ascii=False), "overflow") for e in plan.rest]
             )
         ]
+        head, lines = plan.header, plan.lines
+        if section:  # after the papers shown: each a card of the thread, in the ledger like them
+            ledger += [
+                LedgerEntry(p.paper.arxiv_id, len(ledger) + i, (), p.why(), "pending")
+                for i, p in enumerate(section)
+            ]
+            head = head if entries else trending.header(section[0].day, len(section))
+            lines += (trending.section_line(len(section)),)
         days = [e.paper.announced for e in entries if e.paper.announced]
         self._planned_at[channel] = self._plans
         self._plans += 1
         return await self.store.deliveries.plan(
             channel,
             announced=max(days).isoformat() if days else now.date().isoformat(),
-            header=plan.header,
-            lines=plan.lines,
+            header=head,
+            lines=lines,
             footer=plan.footer,
             entries=ledger,
             now=now,

@@ -30,6 +30,8 @@ MAX_SUGGESTED = 3  # "you may also like" papers a digest adds, beyond its cap
 # the paper reads like, and a paper the channel's learned taste picked.
 SIMILAR, LEARNED = "similar", "learned"
 SUGGESTED_LINE = "you may also like"
+# A paper on Hugging Face's daily list (bot.trending): its `why` holds the upvotes and the day.
+TRENDING, TRENDING_LINE = "trending", "Trending on Hugging Face"
 TITLE_CHARS = 250  # inside every platform's title limit (Discord's embed title is 256)
 
 
@@ -325,11 +327,13 @@ def paper_card(paper: Paper, *, dated: bool = False, summary: str | None = None)
 
 def with_why(base: Card, why: Sequence[Mapping[str, Any]]) -> Card:
     """`base` with what matched (the ledger's record): the queries and fields, the words to mark."""
-    matched, similar, highlights = [], [], []
+    matched, similar, highlights, upvotes = [], [], [], []
     learned = False
     for item in why:
         fields = sorted({r["field"] for r in item["why"]})
-        if LEARNED in fields:
+        if TRENDING in fields:
+            upvotes += [r["terms"][0] for r in item["why"] if r["field"] == TRENDING and r["terms"]]
+        elif LEARNED in fields:
             learned = True
         elif SIMILAR in fields:
             similar += [t for r in item["why"] if r["field"] == SIMILAR for t in r["terms"]]
@@ -342,9 +346,16 @@ def with_why(base: Card, why: Sequence[Mapping[str, Any]]) -> Card:
         reasons.append(
             f"{SUGGESTED_LINE}: no query matched it, but it reads like the papers this channel liked"
         )
+    links = base.links
+    if upvotes:
+        count = int(upvotes[0])
+        reasons.append(f"{TRENDING_LINE}: ▲ {count} upvote{'' if count == 1 else 's'}")
+        links += (Link("Hugging Face", f"https://huggingface.co/papers/{base.paper_id}"),)
     if not reasons:
         return base
-    return dataclasses.replace(base, footer=" · ".join(reasons), highlights=tuple(dict.fromkeys(highlights)))
+    return dataclasses.replace(
+        base, footer=" · ".join(reasons), highlights=tuple(dict.fromkeys(highlights)), links=links
+    )
 
 
 def card(

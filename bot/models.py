@@ -106,6 +106,8 @@ class Reply:
     text: str
     visibility: Visibility = Visibility.EPHEMERAL
     cards: tuple[Card, ...] = ()
+    # Text to show exactly as is, in a code block (a BibTeX entry): never read as markup.
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,7 @@ class ChannelSettings:
     max_papers: int | None = None
     paused: bool = False
     learn: bool = True  # re-rank the digest by what the channel's reactions taught (once it has enough)
+    trending: int = 0  # how many of the day's top papers on Hugging Face the digest adds (0: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,28 @@ class Paper:
     @property
     def pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingPaper:
+    """A paper on Hugging Face's daily papers list: its arXiv id, what the list says, its upvotes."""
+
+    arxiv_id: str
+    title: str
+    summary: str
+    authors: tuple[str, ...]
+    upvotes: int
+    published: datetime | None = None  # on arXiv, as Hugging Face has it
+    comments: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingDay:
+    """One day's list (the date Hugging Face files it under), most upvoted first."""
+
+    day: date
+    papers: tuple[TrendingPaper, ...]
+    fetched_at: datetime
 
 
 class DayState(enum.StrEnum):

@@ -34,6 +34,8 @@ def reply_text(reply: Reply) -> str:
     """The reply's text followed by its cards, blank-line separated."""
     parts = [reply.text] if reply.text else []
     parts.extend("\n".join(card_lines(c)) for c in reply.cards)
+    if reply.code:
+        parts.append(reply.code)
     return "\n\n".join(parts)
 
 

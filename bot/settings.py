@@ -51,6 +51,17 @@ def parse_max_papers(value: str | int) -> int:
     return n
 
 
+TRENDING_LIMIT = 10  # a digest's "Trending on Hugging Face" section is short
+
+
+def parse_trending(value: str) -> int:
+    """How many of the day's trending papers the digest adds, 0 (none) to TRENDING_LIMIT."""
+    text = value.strip()
+    if not text.isdigit() or len(text) > 6 or int(text) > TRENDING_LIMIT:
+        raise ValueError(f'"{_shown(text)}" is not a number from 0 to {TRENDING_LIMIT} (0: none)')
+    return int(text)
+
+
 def parse_switch(value: str) -> bool:
     """'on' / 'off' (also yes/no, true/false)."""
     text = value.strip().casefold()

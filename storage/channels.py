@@ -14,7 +14,9 @@ def channel_key(channel: ChannelRef) -> tuple[str, str, str]:
     return (channel.platform.value, channel.workspace, channel.channel_id)
 
 
-_SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused", "learn"})
+_SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused", "learn", "trending"})
+# A channel gets digests when it tracks a query or wants Hugging Face's trending papers.
+_DIGESTED = "(trending > 0 OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id))"
 UNREACHABLE_BACKOFF = timedelta(hours=1)
 UNREACHABLE_MAX_BACKOFF = timedelta(days=1)
 
@@ -54,7 +56,7 @@ class ChannelRepository:
     async def settings(self, channel: ChannelRef) -> ChannelSettings:
         """The channel's own settings (None fields mean: use the configured default)."""
         async with self._db.read(
-            "SELECT timezone, post_time, max_papers, paused, learn FROM channels"
+            "SELECT timezone, post_time, max_papers, paused, learn, trending FROM channels"
             " WHERE platform = ? AND workspace = ? AND channel_id = ?",
             channel_key(channel),
         ) as cur:
@@ -67,6 +69,7 @@ class ChannelRepository:
             max_papers=row["max_papers"],
             paused=bool(row["paused"]),
             learn=bool(row["learn"]),
+            trending=int(row["trending"]),
         )
 
     async def update_settings(
@@ -177,11 +180,16 @@ class ChannelRepository:
             for r in rows
         ]
 
+    async def wants_trending(self) -> bool:
+        """Whether any channel's digest has a "Trending on Hugging Face" section."""
+        async with self._db.read("SELECT 1 FROM channels WHERE trending > 0 LIMIT 1") as cur:
+            return await cur.fetchone() is not None
+
     async def schedule_slots(self, default_time: str, default_timezone: str) -> set[tuple[str, str]]:
-        """The distinct (post time, timezone) of the channels that track something, defaults applied."""
+        """The distinct (post time, timezone) of the channels that get digests, defaults applied."""
         async with self._db.read(
-            "SELECT DISTINCT COALESCE(post_time, ?), COALESCE(timezone, ?) FROM channels"
-            " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id)",
+            "SELECT DISTINCT COALESCE(post_time, ?), COALESCE(timezone, ?) FROM channels WHERE "  # noqa: S608 - a constant
+            + _DIGESTED,
             (default_time, default_timezone),
         ) as cur:
             return {(str(r[0]), str(r[1])) for r in await cur.fetchall()}
@@ -189,12 +197,9 @@ class ChannelRepository:
     async def at_slot(
         self, post_time: str, timezone: str | None, default_time: str, default_timezone: str
     ) -> list[ChannelRef]:
-        """The channels that track something and post at `post_time` in `timezone` (any, if None)."""
-        sql = (
-            "SELECT platform, workspace, channel_id, name FROM channels"
-            " WHERE COALESCE(post_time, ?) = ?"
-            " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id)"
-        )
+        """The channels that get digests and post at `post_time` in `timezone` (any, if None)."""
+        sql = "SELECT platform, workspace, channel_id, name FROM channels WHERE COALESCE(post_time, ?) = ?"
+        sql += " AND " + _DIGESTED
         params: tuple[str, ...] = (default_time, post_time)
         if timezone is not None:
             sql += " AND COALESCE(timezone, ?) = ?"

@@ -239,6 +239,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         FROM papers
         """,
     ),
+    # 8: Hugging Face's daily papers: each day's list as read (most upvoted first), and how many of
+    # a day's top papers a channel's digest adds (0: none).
+    (
+        """
+        CREATE TABLE IF NOT EXISTS trending_days (
+            day         TEXT PRIMARY KEY,       -- the date Hugging Face files the list under
+            fetched_at  TEXT NOT NULL,
+            papers      INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS trending_papers (
+            day         TEXT NOT NULL REFERENCES trending_days(day) ON DELETE CASCADE,
+            rank        INTEGER NOT NULL,       -- 0: the most upvoted
+            arxiv_id    TEXT NOT NULL,
+            upvotes     INTEGER NOT NULL,
+            comments    INTEGER NOT NULL DEFAULT 0,
+            title       TEXT NOT NULL,
+            summary     TEXT NOT NULL,
+            authors     TEXT NOT NULL,          -- JSON array
+            published   TEXT,
+            PRIMARY KEY (day, arxiv_id)
+        )
+        """,
+        "ALTER TABLE channels ADD COLUMN trending INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -16,6 +16,7 @@ from storage.reactions import ReactionRepository
 from storage.search import SearchIndex
 from storage.subscriptions import SubscriptionRepository
 from storage.summaries import SummaryRepository
+from storage.trending import TrendingRepository
 
 
 class Store:
@@ -33,6 +34,7 @@ class Store:
         self.health = HealthRepository(db)
         self.reactions = ReactionRepository(db, self.channels)
         self.summaries = SummaryRepository(db)
+        self.trending = TrendingRepository(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:

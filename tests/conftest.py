@@ -13,7 +13,7 @@ import pytest
 
 from bot.arxiv_client import ArxivClient
 from bot.commands import Context, read_tracking_query
-from bot.config import ArxivConfig, Config, load_config
+from bot.config import ArxivConfig, Config, HuggingfaceConfig, load_config
 from bot.models import ChannelRef, Command, Platform, UserRef
 from storage import Store
 from tests.fakes.arxiv_server import FakeArxiv
@@ -62,10 +62,21 @@ NO_ARXIV = ArxivConfig(
 )
 
 
+# The same for Hugging Face's daily papers: a test that wants them starts tests/fakes/huggingface.py.
+NO_HUGGINGFACE = HuggingfaceConfig(
+    api_url="http://127.0.0.1:9/api/daily_papers", timeout_s=1.0, max_retries=0
+)
+
+
 @pytest.fixture
 def config(tmp_path: object) -> Config:
     cfg = load_config(None, environ={})
-    return replace(cfg, bot=replace(cfg.bot, database=str(tmp_path) + "/paperbot.db"), arxiv=NO_ARXIV)  # type: ignore[operator]
+    return replace(
+        cfg,
+        bot=replace(cfg.bot, database=str(tmp_path) + "/paperbot.db"),  # type: ignore[operator]
+        arxiv=NO_ARXIV,
+        huggingface=NO_HUGGINGFACE,
+    )
 
 
 @pytest.fixture

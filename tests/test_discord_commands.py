@@ -36,6 +36,8 @@ ALL_COMMANDS = {
     "tracked",
     "papers",
     "abstract",
+    "bibtex",
+    "trending",
     "digest",
     "settings",
     "like",
@@ -86,6 +88,9 @@ async def test_commands_sync_globally_with_options_and_default_permissions(
     assert (query["name"], n["name"], n["type"], n["min_value"], n["max_value"]) == ("query", "n", 4, 1, 100)
     assert not n.get("required")
     assert commands["abstract"]["options"][0]["name"] == "id"
+    assert commands["bibtex"]["options"][0]["name"] == "id"
+    [n_trending] = commands["trending"]["options"]
+    assert (n_trending["name"], n_trending["min_value"], n_trending["max_value"]) == ("n", 1, 50)
     assert commands["settings"]["options"][0]["required"] is False
     # Channel commands only make sense in a server; lookups and help also work in a DM with the bot.
     assert {n for n, c in commands.items() if c["dm_permission"] is False} == {

@@ -70,7 +70,9 @@ def test_thumbs_with_any_skin_tone_count_and_nothing_else_does() -> None:
     assert reaction_value("❤️") is None and reaction_value("") is None and reaction_value("thumbsup") is None
 
 
-async def test_cards_carry_abstract_and_more_like_this_buttons(config: Config, fake: FakeDiscord) -> None:
+async def test_cards_carry_abstract_more_like_this_and_bibtex_buttons(
+    config: Config, fake: FakeDiscord
+) -> None:
     async with delivered(config, fake) as (_, cards):
         for card in cards:
             paper_id = card["embeds"][0]["url"].rsplit("/", 1)[1]
@@ -78,6 +80,7 @@ async def test_cards_carry_abstract_and_more_like_this_buttons(config: Config, f
             assert [(b["label"], b["custom_id"]) for b in row["components"]] == [
                 ("Abstract", f"paperbot:abstract:{paper_id}"),
                 ("More like this", f"paperbot:more:{paper_id}"),
+                ("BibTeX", f"paperbot:bibtex:{paper_id}"),
             ]
 
 
@@ -114,6 +117,19 @@ async def test_more_like_this_answers_only_the_person_who_clicked(config: Config
     )
     assert all(e["url"] != f"https://arxiv.org/abs/{paper_id}" for m in clicked.messages for e in m.embeds)
     assert abstract.messages[0].ephemeral and abstract.messages[0].embeds[0]["url"].endswith(paper_id)
+
+
+async def test_the_bibtex_button_answers_with_the_entry_in_a_code_block(
+    config: Config, fake: FakeDiscord
+) -> None:
+    async with delivered(config, fake) as (_, cards):
+        paper_id = cards[0]["embeds"][0]["url"].rsplit("/", 1)[1]
+        clicked = await fake.click(cards[0], f"paperbot:bibtex:{paper_id}", by=BOB)
+    intro, code = clicked.messages
+    assert intro.ephemeral and code.ephemeral
+    assert intro.content.startswith("BibTeX for ") and f"({paper_id})" in intro.content
+    assert code.content.startswith("```\n@misc{") and code.content.endswith("}\n```")
+    assert f"      eprint={{{paper_id}}},\n" in code.content
 
 
 async def test_buttons_of_a_card_posted_before_a_restart_still_work(

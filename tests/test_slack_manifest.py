@@ -108,6 +108,8 @@ async def test_paperbot_slack_manifest_prints_the_configured_names(tmp_path: Pat
         "/pb-tracked",
         "/pb-papers",
         "/pb-abstract",
+        "/pb-bibtex",
+        "/pb-trending",
         "/pb-digest",
         "/pb-paperbot",
     ]

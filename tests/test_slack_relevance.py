@@ -1,4 +1,4 @@
-"""On Slack: 👍 / 👎 reactions on digest cards teach the channel's digest; "More like this" on a card.
+"""On Slack: 👍 / 👎 reactions on digest cards teach the channel's digest; a card's buttons.
 
 The real slack-bolt in Socket Mode against the fake Slack, which pushes `reaction_added` and
 `reaction_removed` events and button clicks as Slack does.
@@ -16,7 +16,7 @@ import yaml
 
 from adapters.slack import SlackAdapter
 from adapters.slack.commands import reaction_value
-from adapters.slack.render import ABSTRACT_ACTION, MORE_LIKE_ACTION
+from adapters.slack.render import ABSTRACT_ACTION, BIBTEX_ACTION, MORE_LIKE_ACTION
 from bot.app import App
 from bot.config import Config, Secret, SlackConfig
 from bot.models import ChannelRef, Platform
@@ -105,10 +105,27 @@ async def test_more_like_this_lists_similar_papers_to_the_person_who_clicked(
         [parent] = fake.top_level(PAPERS)
         card = fake.thread(PAPERS, parent.ts)[0]
         buttons = card.blocks[-1]["elements"]
-        assert [b["action_id"] for b in buttons] == [ABSTRACT_ACTION, MORE_LIKE_ACTION]
+        assert [b["action_id"] for b in buttons] == [ABSTRACT_ACTION, MORE_LIKE_ACTION, BIBTEX_ACTION]
         paper_id = buttons[1]["value"]
         ack, rid = await fake.click(card, MORE_LIKE_ACTION, paper_id)
         assert ack.seconds < 3
         answer = await fake.answer(rid)
     assert answer["response_type"] == "ephemeral"
     assert answer["text"].startswith("The ") and f"most similar to like:{paper_id}:" in answer["text"]
+
+
+async def test_the_bibtex_button_answers_with_the_entry_to_the_person_who_clicked(
+    config: Config, fake: FakeSlack
+) -> None:
+    async with delivered(config, fake):
+        [parent] = fake.top_level(PAPERS)
+        card = fake.thread(PAPERS, parent.ts)[0]
+        paper_id = card.blocks[-1]["elements"][2]["value"]
+        ack, rid = await fake.click(card, BIBTEX_ACTION, paper_id)
+        assert ack.seconds < 3
+        answer = await fake.answer(rid)
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("BibTeX for ") and f"({paper_id})" in answer["text"]
+    code = answer["blocks"][-1]["text"]["text"]
+    assert code.startswith("```@misc{") and code.endswith("}```")
+    assert f"      eprint={{{paper_id}}},\n      archivePrefix={{arXiv}},\n" in code

@@ -18,7 +18,7 @@ from datetime import datetime
 import aiohttp
 import discord
 
-from adapters.discord.buttons import ABSTRACT, CardButton, reaction_value
+from adapters.discord.buttons import ABSTRACT, BIBTEX, CardButton, reaction_value
 from adapters.discord.commands import SlashCommands
 from adapters.discord.endpoints import redirect
 from adapters.discord.invite import TOKEN_HELP
@@ -258,11 +258,11 @@ class DiscordAdapter:
         await self._inbox.reaction(Reaction(channel, str(payload.message_id), user, value, added))
 
     async def on_card_button(self, interaction: discord.Interaction, action: str, paper_id: str) -> None:
-        """A card's button: its abstract, or more papers like it, for the person who clicked."""
+        """A card's button: its abstract, more papers like it, or its BibTeX, for the person who clicked."""
         if self._commands is None:
             return
-        if action == ABSTRACT:
-            await self._commands.run(interaction, "abstract", paper_id)
+        if action in (ABSTRACT, BIBTEX):
+            await self._commands.run(interaction, action, paper_id)
         else:
             await self._commands.run(interaction, "papers", f"like:{paper_id}")
 

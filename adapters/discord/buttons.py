@@ -1,9 +1,10 @@
-"""A digest card's buttons on Discord, "Abstract" and "More like this", and its 👍 / 👎 reactions.
+"""A digest card's buttons on Discord, "Abstract", "More like this" and "BibTeX", and its 👍 / 👎 reactions.
 
 The buttons are discord.py dynamic items: the paper's id is in the button's custom_id, so a
 click on a card posted days ago, before a restart, still works, and nothing is kept in memory
 per posted card. A click is handed to the client as the `card_button` event; the adapter runs
-`/abstract <id>` or `/papers like:<id>` for the person who clicked (only they see the answer).
+`/abstract <id>`, `/papers like:<id>` or `/bibtex <id>` for the person who clicked (only they see
+the answer).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 import discord
 
-ABSTRACT, MORE_LIKE = "abstract", "more"
-_TEMPLATE = r"paperbot:(?P<action>abstract|more):(?P<paper>[A-Za-z0-9./-]{1,40})"
-LABELS = {ABSTRACT: "Abstract", MORE_LIKE: "More like this"}
+ABSTRACT, MORE_LIKE, BIBTEX = "abstract", "more", "bibtex"
+_TEMPLATE = r"paperbot:(?P<action>abstract|more|bibtex):(?P<paper>[A-Za-z0-9./-]{1,40})"
+LABELS = {ABSTRACT: "Abstract", MORE_LIKE: "More like this", BIBTEX: "BibTeX"}
 
 # 👍 and 👎, with or without a skin tone (and the variation selector some keyboards add).
 LIKE, DISLIKE = "\N{THUMBS UP SIGN}", "\N{THUMBS DOWN SIGN}"
@@ -60,4 +61,5 @@ def card_view(paper_id: str) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     view.add_item(CardButton(ABSTRACT, paper_id))
     view.add_item(CardButton(MORE_LIKE, paper_id))
+    view.add_item(CardButton(BIBTEX, paper_id))
     return view

@@ -110,7 +110,7 @@ class SlashCommands:
     # -- registration ------------------------------------------------------
 
     def tree(self, client: discord.Client) -> app_commands.CommandTree[discord.Client]:
-        """A command tree on `client` holding the ten commands."""
+        """A command tree on `client` holding the twelve commands."""
         tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
         tree.error(self.on_error)
         manage = discord.Permissions(**{self.manage_permission: True})
@@ -152,6 +152,19 @@ class SlashCommands:
         @app_commands.rename(paper_id="id")
         async def abstract(interaction: discord.Interaction, paper_id: str) -> None:
             await self.run(interaction, "abstract", paper_id)
+
+        @tree.command(name="bibtex", description="A paper's BibTeX entry, as arXiv gives it")
+        @app_commands.describe(paper_id="An arXiv id or link, e.g. 2401.01234")
+        @app_commands.rename(paper_id="id")
+        async def bibtex(interaction: discord.Interaction, paper_id: str) -> None:
+            await self.run(interaction, "bibtex", paper_id)
+
+        @tree.command(name="trending", description="Today's most upvoted papers on Hugging Face")
+        @app_commands.describe(n="How many (default 10, at most 50)")
+        async def trending(
+            interaction: discord.Interaction, n: app_commands.Range[int, 1, 50] | None = None
+        ) -> None:
+            await self.run(interaction, "trending", str(n) if n is not None else "")
 
         @tree.command(name="digest", description="Post what is pending for this channel now")
         @app_commands.guild_only()

@@ -99,6 +99,9 @@ def reply_messages(reply: Reply) -> list[Message]:
     A list longer than one message holds (10 embeds, 6000 characters) shows its first cards and
     comes whole as a Markdown file attached to that message: one answer, not ten.
     """
+    if reply.code:
+        lead = [Message(chunk) for chunk in split_text(escape(reply.text))] if reply.text else []
+        return lead + code_messages(reply.code)
     embeds = [card_embed(card) for card in reply.cards]
     shown: list[discord.Embed] = []
     for embed in embeds:
@@ -117,6 +120,13 @@ def reply_messages(reply: Reply) -> list[Message]:
         messages[-1].embeds.extend(shown)
         messages[-1].files.extend(files)
     return messages or [Message("Done.")]
+
+
+def code_messages(code: str) -> list[Message]:
+    """Text shown as is (a BibTeX entry) in code blocks, as many messages as it takes."""
+    fence = "```"
+    code = code.replace(fence, "`\u200b``")  # a fence inside would end the block
+    return [Message(f"{fence}\n{chunk}\n{fence}") for chunk in split_text(code, MAX_CONTENT - 8)]
 
 
 def discord_files(message: Message) -> list[discord.File]:

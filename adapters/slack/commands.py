@@ -10,6 +10,7 @@ configured prefix (adapters/slack/names.py), in what the bot listens to and in i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -29,6 +30,7 @@ from adapters.slack.names import DEFAULT_NAMES, UMBRELLA_COMMANDS, CommandNames
 from adapters.slack.posting import slack_error
 from adapters.slack.render import (
     ABSTRACT_ACTION,
+    BIBTEX_ACTION,
     MORE_LIKE_ACTION,
     PAGE_ACTION,
     Message,
@@ -85,7 +87,7 @@ def reaction_value(name: str) -> int | None:
 
 def renamed(reply: Reply, names: CommandNames) -> Reply:
     """The reply with its mentions of commands as this app's names (`/track` -> `/pb-track`)."""
-    return Reply(names.rewrite(reply.text), reply.visibility, reply.cards)
+    return dataclasses.replace(reply, text=names.rewrite(reply.text))
 
 
 async def respond_with(respond: AsyncRespond, reply: Reply, names: CommandNames = DEFAULT_NAMES) -> None:
@@ -156,6 +158,7 @@ class Listeners:
             app.command(name)(self.on_command)
         app.action(ABSTRACT_ACTION)(self.on_abstract_button)
         app.action(MORE_LIKE_ACTION)(self.on_more_like_button)
+        app.action(BIBTEX_ACTION)(self.on_bibtex_button)
         app.action(re.compile(f"^{PAGE_ACTION}_"))(self.on_page_button)
         app.event("message")(self.on_message)
         app.event("reaction_added")(self.on_reaction)
@@ -207,13 +210,16 @@ class Listeners:
         except SlackApiError as exc:
             # A private channel paperbot is not in is "not found" to it.
             member = slack_error(exc) != "channel_not_found"
-        return reply if member else Reply(reply.text + NOT_A_MEMBER, reply.visibility, reply.cards)
+        return reply if member else dataclasses.replace(reply, text=reply.text + NOT_A_MEMBER)
 
     async def on_abstract_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await self._button(ack, body, respond, "abstract", "")
 
     async def on_more_like_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await self._button(ack, body, respond, "papers", "like:")
+
+    async def on_bibtex_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await self._button(ack, body, respond, "bibtex", "")
 
     async def _button(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, name: str, prefix: str
@@ -236,7 +242,7 @@ class Listeners:
         )
         reply = await self.inbox.command(cmd)
         # Only the person who clicked sees it, without touching the digest card.
-        ephemeral = Reply(reply.text, Visibility.EPHEMERAL, reply.cards)
+        ephemeral = dataclasses.replace(reply, visibility=Visibility.EPHEMERAL)
         await respond_with(respond, ephemeral, self.names)
 
     async def on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ DESCRIPTIONS = {
     "tracked": ("What this channel follows, and when its digest comes", ""),
     "papers": ("The latest papers matching a query", "video retrieval 10"),
     "abstract": ("A paper's abstract, by arXiv id or link", "2401.01234"),
+    "bibtex": ("A paper's BibTeX entry, as arXiv gives it", "2401.01234"),
+    "trending": ("Today's most upvoted papers on Hugging Face", "10"),
     "digest": ("Post what is pending for this channel now", ""),
     "paperbot": ("Help, and this channel's digest settings", "settings time 08:30 tz Europe/Berlin max 15"),
 }

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 # The core commands with a slash command of their own, in the manifest's order.
-OWN_COMMANDS = ("track", "untrack", "tracked", "papers", "abstract", "digest")
+OWN_COMMANDS = ("track", "untrack", "tracked", "papers", "abstract", "bibtex", "trending", "digest")
 # The umbrella holds the rest (`/paperbot settings time 08:30`, `/paperbot help`) and accepts
 # every other command by name too (`/paperbot track video retrieval`).
 UMBRELLA_NAME = "paperbot"

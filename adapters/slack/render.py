@@ -26,6 +26,7 @@ MAX_HEADER = 150
 MAX_FALLBACK = 3000  # of the 40,000 Slack accepts: the fallback is a notification, not the message
 ABSTRACT_ACTION = "paperbot_abstract"  # the action_id of a card's "Abstract" button
 MORE_LIKE_ACTION = "paperbot_more_like"  # ... and of its "More like this" button (/papers like:<id>)
+BIBTEX_ACTION = "paperbot_bibtex"  # ... and of its "BibTeX" button (/bibtex <id>)
 PAGE_ACTION = "paperbot_page"  # the action_id of the ‹ Previous / Next › buttons of a long list
 # A long list (/papers 100) is shown a page at a time: 20 compact cards are 40 blocks, and the
 # text, the position and the buttons fit beside them within a message's 50.
@@ -100,6 +101,18 @@ def sections(mrkdwn: str) -> list[Block]:
     return blocks
 
 
+def code_blocks(code: str) -> list[Block]:
+    """Text shown as is (a BibTeX entry) in code blocks of at most a section each, cut at line breaks."""
+    fence = "```"
+    chunks = sections(escape(code.replace(fence, "`\u200b``")))  # a fence inside would end the block
+    limit = MAX_SECTION - 2 * len(fence)
+    out: list[Block] = []
+    for chunk in chunks:
+        text = chunk["text"]["text"]
+        out += [section(fence + text[i : i + limit] + fence) for i in range(0, len(text), limit)]
+    return out
+
+
 def _context(*parts: str) -> Block:
     return {
         "type": "context",
@@ -108,7 +121,7 @@ def _context(*parts: str) -> Block:
 
 
 def card_buttons(paper_id: str) -> Block:
-    """A digest card's buttons: its abstract, and more papers like it (each answers only the clicker)."""
+    """A card's buttons: its abstract, more papers like it, its BibTeX (each answers only the clicker)."""
     value = paper_id[:2000]
     return {
         "type": "actions",
@@ -124,6 +137,12 @@ def card_buttons(paper_id: str) -> Block:
                 "type": "button",
                 "action_id": MORE_LIKE_ACTION,
                 "text": {"type": "plain_text", "text": "More like this"},
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": BIBTEX_ACTION,
+                "text": {"type": "plain_text", "text": "BibTeX"},
                 "value": value,
             },
         ],
@@ -172,6 +191,10 @@ def reply_messages(reply: Reply) -> list[Message]:
     fallback; a list of papers is the text followed by compact cards.
     """
     text = slack_commands(reply.text)
+    if reply.code:
+        blocks = [*(sections(escape(text)) if text else []), *code_blocks(reply.code)]
+        fallback = escape(shorten(text or reply.code, MAX_FALLBACK))
+        return [Message(fallback, blocks[i : i + MAX_BLOCKS]) for i in range(0, len(blocks), MAX_BLOCKS)]
     if len(reply.cards) == 1:
         card = reply.cards[0]
         return [

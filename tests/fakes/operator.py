@@ -43,7 +43,9 @@ def write_config(tmp_path: Path, arxiv: FakeArxiv, platform_section: str) -> Pat
         'categories = ["cs"]\n'
         "min_interval_s = 0.05\n"
         "timeout_s = 2\n"
-        "max_retries = 1\n" + platform_section,
+        "max_retries = 1\n"
+        "[huggingface]\n"
+        'api_url = "http://127.0.0.1:9/api/daily_papers"\n' + platform_section,
         encoding="utf-8",
     )
     return config
