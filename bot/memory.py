@@ -10,6 +10,11 @@ So such objects are made with the collector paused, then collected once (cheap: 
 before is skipped), and what lives on is moved to the permanent generation (`gc.freeze`), which the
 collector never scans again. Reference counting still frees frozen objects when they are dropped;
 cyclic garbage frozen with them never would be, hence the collection just before.
+
+A digest run at 100,000 subscriptions makes 600,000 such objects in a second or two, and a
+collection over them alone took 0.4 s. Where the code that made them is known to leave no cyclic
+garbage (`long_lived(collect=False)`), they are frozen without one: only garbage cycles that another
+thread made in those seconds would be kept, a few objects a day, against 0.4 s of every run.
 """
 
 from __future__ import annotations
@@ -43,15 +48,19 @@ def gc_paused() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def long_lived() -> Iterator[None]:
+def long_lived(*, collect: bool = True) -> Iterator[None]:
     """Make objects that will live a while: no collection meanwhile, then one, then freeze them.
 
     Long work calls `checkpoint()` now and then, so that no single collection takes long: the
-    collector holds the GIL throughout, and the event loop waits for it.
+    collector holds the GIL throughout, and the event loop waits for it. Without `collect`, they
+    are frozen uncollected: only for code that makes no cyclic garbage (see above).
     """
     with gc_paused():
         yield
-        checkpoint()
+        if collect:
+            checkpoint()
+        else:
+            gc.freeze()
 
 
 def checkpoint() -> None:
