@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from bot import digest, metrics, planning, trending
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
+from bot.gil import quick_handoffs
 from bot.llm import Summarizer
 from bot.memory import gc_paused
 from bot.models import Card, ChannelRef, ChannelSettings, Platform, Post, ThreadItem
@@ -154,7 +155,10 @@ class Deliverer:
         `deliver` takes them one by one.
         `timings`, when given, gets the seconds of each step.
         """
-        times = timings if timings is not None else {}
+        with quick_handoffs():  # worker threads crunch while the loop and the database need the GIL
+            return await self._prepare(channels, timings if timings is not None else {})
+
+    async def _prepare(self, channels: Sequence[ChannelRef], times: dict[str, float]) -> Prepared:
         as_of = self._plans
         found = await self.new_matches(channels, timings=times)
         started = time.perf_counter()

@@ -21,30 +21,24 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import threading
 from collections.abc import Iterator
 
-_lock = threading.Lock()
-_depth = 0  # threads (and nested calls) inside gc_paused now
-_was_enabled = True  # whether the collector was on when the first of them entered
+from bot.nested import WhileInside
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic collection while making many objects that form no cycle (nestable, thread-safe)."""
-    global _depth, _was_enabled
-    with _lock:
-        if _depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _was_enabled:
-                gc.enable()
+def _pause() -> bool:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return was_enabled
+
+
+def _resume(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.enable()
+
+
+# No cyclic collection while making many objects that form no cycle (nestable, thread-safe).
+gc_paused = WhileInside(_pause, _resume)
 
 
 @contextlib.contextmanager

@@ -27,11 +27,6 @@ from storage.deliveries import NewDigest
 BATCH_ROWS = 20_000  # ledger rows per batch: one transaction of some 0.1 s
 
 
-def _identity(entry: Entry) -> int:
-    """One int for the pair of tuple identities (ids are below 2**64)."""
-    return id(entry.reasons) << 64 | id(entry.queries)
-
-
 # JSON string literals, made in C: `json.dumps(text)` costs ten times as much for one string, and
 # a run makes hundreds of thousands. `_text` is `ensure_ascii=False`, `_ascii` the default.
 _text: Callable[[str], str] = json.encoder.encode_basestring
@@ -77,10 +72,10 @@ class RunCache:
         self.summaries = summaries or {}
         self._base: dict[tuple[str, int, str | None], Card] = {}
         self._cards: dict[tuple[str, int, str, str | None], Card] = {}
-        # By the identities of an entry's reasons and queries tuples, which `matches` shares between
-        # the entries of one paper and query (and makes afresh for an entry of several queries).
+        # By entry identity: `matches` makes one entry per paper and query, shared by every channel
+        # tracking the query (and one per channel for a paper several of its queries matched).
         # Plain dicts of ints and strings, which the cyclic collector does not track; `_alive`
-        # keeps the tuples alive so an identity is never reused within the run.
+        # keeps the entries alive so an identity is never reused within the run.
         self._why: dict[int, str] = {}
         self._facts_of: dict[int, tuple[str, str, tuple[str, ...]]] = {}
         self._entry_cards: dict[int, Card] = {}
@@ -100,7 +95,7 @@ class RunCache:
 
     def why_json(self, entry: Entry) -> str:
         """`json.dumps(entry.why())`: the ledger's record of a shown entry, with the matched words."""
-        key = _identity(entry)
+        key = id(entry)
         found = self._why.get(key)
         if found is None:
             found = self._why[key] = self._why_text(entry)
@@ -136,7 +131,7 @@ class RunCache:
 
     def entry_card(self, entry: Entry) -> Card:
         """The card of a shown entry: `card(entry.paper, entry.why(), summary)`, shared by equal entries."""
-        key = _identity(entry)
+        key = id(entry)
         found = self._entry_cards.get(key)
         if found is None:
             found = self._entry_cards[key] = self._card_of(entry)
@@ -178,11 +173,10 @@ class RunCache:
         parts = []
         cards = []
         for position, e in enumerate(shown):
-            key = id(e.reasons) << 64 | id(e.queries)  # _identity(e), inlined
-            found = made.get(key)
+            found = made.get(id(e))
             if found is None:
                 tail = f'{_text(queries_json(e.queries))},{_text(self._why_text(e))},"pending"'
-                found = made[key] = (tail, self.entry_card(e))
+                found = made[id(e)] = (tail, self._card_of(e))
                 self._alive.append(e)
             parts.append(f"[{number},{position},{ids[e.paper.arxiv_id]},{found[0]}]")
             cards.append(found[1])
@@ -202,6 +196,12 @@ class RunCache:
         for reasons in self._explained:
             reasons.forget_words()
         self._explained = []
+
+    def planned(self) -> None:
+        """Planning is over: let go of what only the ledger's rows needed (cards stay, until posted)."""
+        self.forget_words()
+        self._why, self._facts_of, self._entry_cards, self._shown, self._alive = {}, {}, {}, {}, []
+        self._overflow, self._ids = _Overflow(), _Ids()
 
     @property
     def papers(self) -> int:
@@ -274,7 +274,7 @@ def batches(
     thread. A channel's matches are taken out of `found` as its digest is made: a run's 400,000
     entries are let go of as they are planned. Numbers count from 1 within each batch.
     """
-    batch = Batch()
+    batch, made = Batch(), 0
     for channel, cap in targets:
         planned = plan(found.pop(channel), cap)
         number = len(batch.digests) + 1
@@ -286,9 +286,12 @@ def batches(
         batch.rows.append(rows)
         batch.cards.append(cards)
         batch.entries += len(planned.shown) + len(planned.rest)
-        if batch.entries >= size:
+        # The first batch is small: its cards take longest (every paper's first), and no
+        # ledger write can overlap the making of a batch until one is made.
+        if batch.entries >= (size if made else size // 8):
             yield batch
             batch = Batch()
+            made += 1
     if batch.digests:
         yield batch
 
@@ -302,5 +305,5 @@ def finish(run: RunCache) -> None:
     """After the last batch: the matched words are let go of (they are in the rows and cards now),
     and what lives on (cards, until posted) is put out of the collector's way, uncollected: planning
     makes no garbage cycle (see bot.memory)."""
-    run.forget_words()
+    run.planned()
     gc.freeze()
