@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest import MonkeyPatch
 
-from bot import delivery, digest
+from bot import delivery, digest, planning
 from bot.app import App
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Subscription, ThreadItem
@@ -187,3 +187,19 @@ def test_matching_ranks_as_rank_does() -> None:
     assert any(len(e.queries) > 1 for es in found.values() for e in es)
     for entries in found.values():
         assert entries == digest.rank(entries)
+
+
+def test_each_suggested_paper_gets_its_own_card_and_record() -> None:
+    """Suggestions share their (empty) query and reasons tuples: nothing may be cached by those."""
+    liked, other = paper(40, "Graph Neural Networks"), paper(41, "Speech Recognition")
+    matched = digest.matches(
+        [Subscription(1, GENERAL, "video retrieval", "video retrieval", "ada", TRACKED_AT)],
+        [(PAPERS[1], HARVESTED_AT)],
+        {},
+    )[GENERAL]
+    found = {GENERAL: [*matched, *(digest.Entry(p, (), (), False, suggested=True) for p in (liked, other))]}
+    [batch] = planning.batches(found, [(GENERAL, 15)], planning.RunCache(), DAY)
+    [cards] = batch.cards
+    assert [c.title for c in cards] == [PAPERS[1].title, liked.title, other.title]
+    assert [c.paper_id for c in cards] == [PAPERS[1].arxiv_id, liked.arxiv_id, other.arxiv_id]
+    assert "you may also like" in cards[2].footer
