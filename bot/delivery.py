@@ -7,6 +7,12 @@ a message whose intent was recorded but not its id is looked up on the platform 
 delivery key) before it is sent again, so nothing is posted twice and nothing is skipped. A
 channel that cannot be posted to is marked unreachable and retried with backoff; it never
 holds up the other channels, which are delivered concurrently (bounded).
+
+A run over many channels (`deliver_many`) first prepares them all at once (`prepare`): one
+match over every subscription, each channel's settings read in one query, every digest planned
+and written to the ledger in a few batched transactions, every card made once per paper. Only
+then is each channel posted, as above. A channel the run cannot plan with the others (an older
+digest still open, or one planned meanwhile by /digest) is planned on its own when its turn comes.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import digest, metrics, trending
+from bot import digest, metrics, planning, trending
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
+from bot.gil import quick_handoffs
 from bot.llm import Summarizer
-from bot.models import ChannelRef, Platform, Post, ThreadItem
+from bot.memory import gc_paused
+from bot.models import Card, ChannelRef, ChannelSettings, Platform, Post, ThreadItem
 from bot.ports import Adapter
 from bot.relevance import Relevance
 from bot.trending import Pick, Trending
@@ -57,6 +66,25 @@ class Outcome:
         if self.status in ("unreachable", "waiting"):
             return f"I cannot post in this channel: {self.detail}"
         return "The digest could not be posted; it will be retried."
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A channel's digest as a run planned it in the ledger, with its cards made."""
+
+    digest_id: int
+    cards: tuple[Card, ...]  # by the ledger position of each shown paper
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A run before its first message: the digests planned, and the matches of the other channels."""
+
+    planned: dict[ChannelRef, Planned]
+    matches: dict[ChannelRef, list[digest.Entry]]  # channels to plan one by one (if at all)
+    unplanned: set[ChannelRef]  # channels the run meant to plan, but another delivery got first
+    as_of: int  # the deliverer's plan count when the matches were found
+    run: planning.RunCache
 
 
 class Deliverer:
@@ -97,19 +125,133 @@ class Deliverer:
     async def deliver_many(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
         """Deliver every channel concurrently (bounded); one failing never affects the others."""
         channels = list(dict.fromkeys(channels))
-        as_of = self._plans
-        # Match once for all of them: one index over every subscription, one pass over the papers.
         try:
-            found = await self.new_matches(channels)
+            ready = await self.prepare(channels)
         except Exception as exc:
+            # Digests already written stay open in the ledger: the next delivery finishes them.
             self.reporter.report(exc, "digest matching")
             return [Outcome(c, "failed", detail=str(exc)) for c in channels]
-
-        # One run's cards, TL;DRs and `why` records are shared by all its channels.
-        run = digest.RunCache()
         return await self._each(
-            channels, lambda c: self.deliver(c, matches=found.get(c, []), as_of=as_of, run=run)
+            channels,
+            lambda c: self.deliver(
+                c,
+                # A channel the run meant to plan but could not (planned meanwhile): matched again.
+                matches=None if c in ready.unplanned else ready.matches.get(c, []),
+                as_of=ready.as_of,
+                run=ready.run,
+                planned=ready.planned.get(c),
+            ),
         )
+
+    async def prepare(
+        self, channels: Sequence[ChannelRef], *, timings: dict[str, float] | None = None
+    ) -> Prepared:
+        """All of a run before its first message: match, plan every digest in the ledger, make the cards.
+
+        One match over every subscription; each channel's settings in one query; digests capped,
+        written to the ledger in batched transactions while the next batch is made; each card and
+        TL;DR made once per paper. Channels paused, waiting out a backoff, with an older digest
+        still open, with a Hugging Face section, or planned meanwhile are left out (`matches`):
+        `deliver` takes them one by one.
+        `timings`, when given, gets the seconds of each step.
+        """
+        with quick_handoffs():  # worker threads crunch while the loop and the database need the GIL
+            return await self._prepare(channels, timings if timings is not None else {})
+
+    async def _prepare(self, channels: Sequence[ChannelRef], times: dict[str, float]) -> Prepared:
+        as_of = self._plans
+        found = await self.new_matches(channels, timings=times)
+        started = time.perf_counter()
+        states = await self.store.channels.run_states()
+        busy = set(await self.store.deliveries.channels_with_open_digests())
+        now = self.clock()
+        targets = []
+        for channel in channels:
+            if not found.get(channel) or channel in busy:
+                continue
+            settings, retry_at = states.get(channel, (ChannelSettings(), None))
+            if settings.paused or (retry_at is not None and now < retry_at):
+                continue  # `deliver` says so
+            if settings.trending > 0 and self.trending is not None:
+                continue  # its Hugging Face section is read for it alone: `deliver` plans it
+            targets.append((channel, settings.max_papers or self.config.digest.max_papers))
+        summaries: dict[str, str] = {}
+        if self.summarizer is not None and targets:  # stored since the harvest, usually
+            shown = {e.paper.arxiv_id: e.paper for c, n in targets for e in digest.plan(found[c], n).shown}
+            summaries = await self.summarizer.summaries(list(shown.values()))
+        times["settings"] = time.perf_counter() - started
+        run = planning.RunCache(summaries)
+        # The targets' matches are let go of as they are planned: `found` keeps the others'.
+        planned = await self._plan_many(found, targets, run, as_of, times)
+        unplanned = {c for c, _ in targets if c not in planned}
+        return Prepared(planned, found, unplanned, as_of, run)
+
+    async def _plan_many(
+        self,
+        found: dict[ChannelRef, list[digest.Entry]],
+        targets: Sequence[tuple[ChannelRef, int]],
+        run: planning.RunCache,
+        as_of: int,
+        times: dict[str, float],
+    ) -> dict[ChannelRef, Planned]:
+        """Plan `targets` in the ledger, batch by batch: one is written while the next is made."""
+        started = time.perf_counter()
+        now = self.clock()
+        planned: dict[ChannelRef, Planned] = {}
+        made = planning.batches(found, targets, run, now.date())
+        writing: asyncio.Task[None] | None = None
+        making = 0.0
+        # Hundreds of thousands of objects in no cycle, most of them kept until posted: the
+        # collector waits for the end, then passes over them once (see bot.memory).
+        with gc_paused():
+            try:
+                while True:
+                    t0 = time.perf_counter()
+                    # CPU work, in a worker thread; the previous batch's transaction runs meanwhile.
+                    batch = await asyncio.to_thread(planning.next_batch, made)
+                    making += time.perf_counter() - t0
+                    if writing is not None:
+                        await writing
+                        writing = None
+                    if batch is None:
+                        break
+                    writing = asyncio.create_task(self._write(batch, as_of, now, planned))
+            finally:
+                if writing is not None and not writing.done():  # a batch failed: let this one end
+                    await asyncio.wait([writing])
+            t0 = time.perf_counter()
+            await asyncio.to_thread(planning.finish, run)
+        times["plans"] = making + time.perf_counter() - t0
+        times["ledger"] = time.perf_counter() - started - times["plans"]
+        return planned
+
+    async def _write(
+        self, batch: planning.Batch, as_of: int, now: datetime, planned: dict[ChannelRef, Planned]
+    ) -> None:
+        """Write a batch's digests to the ledger, for the channels nobody planned since the match."""
+        held: list[asyncio.Lock] = []
+        digests, rows, cards = [], [], []
+        try:
+            for d, r, c in zip(batch.digests, batch.rows, batch.cards, strict=True):
+                lock = self._channel_locks.setdefault(d.channel, asyncio.Lock())
+                if lock.locked():  # /digest or another run is at it: `deliver` takes it one by one
+                    continue
+                await lock.acquire()
+                held.append(lock)
+                if self._planned_at.get(d.channel, -1) >= as_of:
+                    continue  # planned since this run's matches were found: they are stale
+                self._planned_at[d.channel] = self._plans
+                self._plans += 1
+                digests.append(d)
+                rows.append(r)
+                cards.append(c)
+            ids = await self.store.deliveries.plan_many(digests, "[" + ",".join(rows) + "]", now)
+        finally:
+            for lock in held:
+                lock.release()
+        for d, c in zip(digests, cards, strict=True):
+            if d.number in ids:
+                planned[d.channel] = Planned(ids[d.number], c)
 
     async def resume_open(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
         """Finish the interrupted digests of `channels` (concurrently, bounded), nothing new."""
@@ -132,9 +274,11 @@ class Deliverer:
         return list(await asyncio.gather(*(one(c) for c in channels)))
 
     async def new_matches(
-        self, channels: Sequence[ChannelRef] | None = None
+        self, channels: Sequence[ChannelRef] | None = None, *, timings: dict[str, float] | None = None
     ) -> dict[ChannelRef, list[digest.Entry]]:
         """Per channel (all of them by default), the matches not yet delivered there, ranked."""
+        times = timings if timings is not None else {}
+        started = time.perf_counter()
         few = channels is not None and len(channels) <= FEW_CHANNELS  # a small time slot, /digest
         wanted = set(channels) if channels is not None else None
         if few:
@@ -152,12 +296,16 @@ class Deliverer:
         mine = subs if wanted is None or few else [s for s in subs if s.channel in wanted]
         if not mine:
             return {}
-        candidates = await self.store.papers.harvested_since(max(window, min(s.created_at for s in mine)))
+        since = max(window, min(s.created_at for s in mine))
+        candidates = await self.store.papers.harvested_since(since)
         targets = {s.channel for s in mine}
         if len(targets) <= FEW_CHANNELS:
             delivered = {c: await self.store.deliveries.delivered_ids(c) for c in targets}
         else:  # one query for every channel, about these papers only (not one per channel)
-            delivered = await self.store.deliveries.delivered_among([p.arxiv_id for p, _ in candidates])
+            ids = {p.arxiv_id for p, _ in candidates}
+            delivered = await self.store.deliveries.delivered_among(ids, since)
+        times["load"] = time.perf_counter() - started
+        started = time.perf_counter()
         if few or len(subs) < PERSISTENT_INDEX_FROM:  # a few channels: a small index is quicker
             found = await asyncio.to_thread(digest.matches, mine, candidates, delivered)
         else:
@@ -167,9 +315,10 @@ class Deliverer:
                 found = await asyncio.to_thread(
                     digest.matches, subs, candidates, delivered, self._index, wanted
                 )
-        if self.relevance is None:
-            return found
-        return await self.relevance.extend(found, mine, candidates, delivered)
+        if self.relevance is not None:
+            found = await self.relevance.extend(found, mine, candidates, delivered)
+        times["match"] = time.perf_counter() - started
+        return found
 
     async def deliver(
         self,
@@ -179,16 +328,18 @@ class Deliverer:
         matches: list[digest.Entry] | None = None,
         as_of: int = 0,
         only_open: bool = False,
-        run: digest.RunCache | None = None,
+        run: planning.RunCache | None = None,
+        planned: Planned | None = None,
     ) -> Outcome:
         """Finish an interrupted digest, then post what is new; `on_request` is /digest (ignores pause).
 
         `matches` are the channel's new matches when `deliver_many` already found them, before
         the `as_of`-th plan; they are found again if the channel got a digest since. With
         `only_open`, only an interrupted digest is finished. `run` holds the cards shared with the
-        other channels of a run.
+        other channels of a run. `planned` is the digest a run already wrote to the ledger for it
+        (posted like any open digest, with the cards the run made; /digest may have posted it since).
         """
-        run = run or digest.RunCache()
+        run = run or planning.RunCache()
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
         async with lock:
             now = self.clock()
@@ -201,13 +352,19 @@ class Deliverer:
                     return Outcome(channel, "waiting", detail=f"retrying after {retry_at:%Y-%m-%d %H:%M} UTC")
             posted = 0
             open_digest = await self.store.deliveries.open_digest(channel)
-            if open_digest is not None:
-                log.info("resuming digest %d in %s", open_digest.id, channel)
-                outcome = await self._post(open_digest, run)
+            while open_digest is not None:
+                mine = planned is not None and open_digest.id == planned.digest_id
+                if not mine:
+                    log.info("resuming digest %d in %s", open_digest.id, channel)
+                outcome = await self._post(open_digest, run, planned.cards if mine and planned else None)
                 if outcome.status != "posted":
                     return outcome
                 posted += outcome.posted
-            if only_open:
+                # A run's digest waits behind an older one (never, as runs leave such channels out).
+                if planned is None or mine:
+                    break
+                open_digest = await self.store.deliveries.open_digest(channel)
+            if only_open or planned is not None:
                 return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
             if matches is None or self._planned_at.get(channel, -1) >= as_of:
                 matches = (await self.new_matches([channel])).get(channel, [])
@@ -236,7 +393,7 @@ class Deliverer:
         channel: ChannelRef,
         entries: list[digest.Entry],
         now: datetime,
-        run: digest.RunCache,
+        run: planning.RunCache,
         section: Sequence[Pick] = (),
     ) -> DigestRecord:
         """Write the next digest (ranked `entries`, capped, and `section`) to the ledger before posting."""
@@ -257,12 +414,11 @@ class Deliverer:
             ]
             head = head if entries else trending.header(section[0].day, len(section))
             lines += (trending.section_line(len(section)),)
-        days = [e.paper.announced for e in entries if e.paper.announced]
         self._planned_at[channel] = self._plans
         self._plans += 1
         return await self.store.deliveries.plan(
             channel,
-            announced=max(days).isoformat() if days else now.date().isoformat(),
+            announced=(plan.day or now.date()).isoformat(),
             header=head,
             lines=lines,
             footer=plan.footer,
@@ -270,14 +426,16 @@ class Deliverer:
             now=now,
         )
 
-    async def _post(self, record: DigestRecord, run: digest.RunCache) -> Outcome:
+    async def _post(
+        self, record: DigestRecord, run: planning.RunCache, cards: Sequence[Card] | None = None
+    ) -> Outcome:
         channel = record.channel
         adapter = self.adapters.get(channel.platform)
         if adapter is None:
             metrics.delivery_failed(channel.platform, "no_adapter")
             return Outcome(channel, "failed", detail=f"no {channel.platform} adapter is running")
         try:
-            posted = await self._send(adapter, record, run)
+            posted = await self._send(adapter, record, run, cards)
         except ChannelUnreachable as exc:
             metrics.delivery_failed(channel.platform, "unreachable")
             retry_at = await self.store.channels.mark_unreachable(channel, exc.reason, self.clock())
@@ -296,8 +454,14 @@ class Deliverer:
             log.info("%s is reachable again", channel)
         return Outcome(channel, "posted", posted)
 
-    async def _send(self, adapter: Adapter, record: DigestRecord, run: digest.RunCache) -> int:
-        """Every message of `record` the platform does not hold yet, in order; returns the papers."""
+    async def _send(
+        self, adapter: Adapter, record: DigestRecord, run: planning.RunCache, cards: Sequence[Card] | None
+    ) -> int:
+        """Every message of `record` the platform does not hold yet, in order; returns the papers.
+
+        `cards` are the shown papers' cards by position, when the run made them; else they are
+        made from the ledger's record (as after a restart: the same cards).
+        """
         ledger, channel = self.store.deliveries, record.channel
         parent = record.parent_message_id
         if parent is None:
@@ -313,15 +477,19 @@ class Deliverer:
             await ledger.set_parent(record.id, parent)
 
         pending = record.pending
-        papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
-        # Usually stored since the harvest; the rest are asked for now, within [llm] timeout_s.
-        summaries = await self.summarizer.summaries(list(papers.values())) if self.summarizer else {}
-        # A paper can only be missing if the database was edited by hand; skip rather than stall.
-        thread: list[tuple[str, ThreadItem, LedgerEntry | None]] = [
-            (record.item_key(e), run.card(papers[e.arxiv_id], e.why, summaries.get(e.arxiv_id)), e)
-            for e in pending
-            if e.arxiv_id in papers
-        ]
+        thread: list[tuple[str, ThreadItem, LedgerEntry | None]]
+        if cards is not None:
+            thread = [(record.item_key(e), cards[e.position], e) for e in pending]
+        else:
+            papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
+            # Usually stored since the harvest; the rest are asked for now, within [llm] timeout_s.
+            summaries = await self.summarizer.summaries(list(papers.values())) if self.summarizer else {}
+            # A paper can only be missing if the database was edited by hand; skip rather than stall.
+            thread = [
+                (record.item_key(e), run.card(papers[e.arxiv_id], e.why, summaries.get(e.arxiv_id)), e)
+                for e in pending
+                if e.arxiv_id in papers
+            ]
         if record.footer and record.footer_message_id is None:
             thread.append((record.footer_key, record.footer, None))
         began = [

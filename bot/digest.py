@@ -8,9 +8,9 @@ entry listing all of them.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
-import time
+import itertools
+import operator
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from bot.arxiv_calendar import ARXIV_TZ
 from bot.matching import MatchIndex, Reasons, prepare
 from bot.memory import checkpoint, long_lived
-from bot.models import Card, ChannelRef, Link, Paper, Post, Subscription, ThreadItem
+from bot.models import Card, ChannelRef, Link, Paper, Subscription
 from bot.query import Query, QueryError, parse
 from bot.search import last_update
 from bot.tldr import shorten, tldr
@@ -122,7 +122,9 @@ def matches(
     given, is synced to `subscriptions` and kept for the next call: give it all of them, and the
     channels wanted as `only` (syncing it to a few channels' would drop everyone else's).
     """
-    with long_lived():  # the index and a million entries, none in a cycle: see bot.memory
+    # The index and half a million entries, none in a cycle; what preparing papers leaves is
+    # collected as it is made (see `_match_in_batches` and bot.memory).
+    with long_lived(collect=False):
         return _matches(subscriptions, candidates, delivered, index, only)
 
 
@@ -135,13 +137,13 @@ def _matches(
 ) -> dict[ChannelRef, list[Entry]]:
     kept = index or SubscriptionIndex()
     matcher = kept.sync(subscriptions)
-    papers: list[Paper] = []
-    harvested: list[datetime] = []
-    for paper, at in candidates:
-        papers.append(paper)
-        harvested.append(at)
-    if not papers:
+    # Newest first (as digests rank equal entries), so each channel's entries come in that order
+    # and ranking them needs no sort but of the few that several queries matched (see `_ranked`).
+    listed = sorted(candidates, key=lambda pa: (pa[0].announced or date.min, pa[0].arxiv_id), reverse=True)
+    if not listed:
         return {}
+    papers = [p for p, _ in listed]
+    harvested = [at for _, at in listed]
     # A day at 100,000 subscriptions is about a million hits: they are grouped on integers (channel
     # number * papers + paper number), not on (ChannelRef, arXiv id) tuples, which cost seconds.
     n = len(papers)
@@ -167,91 +169,156 @@ def _matches(
     }
     subs = kept.subscriptions
     # Matches come paper by paper: group each paper's per channel, then file them as entries. Most
-    # entries have one query: their 1-tuples of query and of reasons are shared, not made per entry.
-    per_channel: dict[int, list[Entry]] = {}
+    # entries have one query: the entry of a paper and a query is the same in every channel that
+    # tracks the query, and is made once (there are a third as many as entries in digests).
+    filed = _Filed()
     one_query: dict[str, tuple[str]] = {}
-    targets_of: dict[int, list[tuple[int, datetime | None, tuple[str]]]] = {}  # id(keys) -> targets
-    new = tuple.__new__  # what Entry(...) does, without a Python-level call per entry
-    current: dict[int, _Found] = {}  # this paper's matches, by channel number
+    # id(keys) -> per query text (one, unless a stored text is not in its canonical form), its
+    # 1-tuple and its targets: (channel number, created_at)
+    targets_of: dict[int, list[tuple[tuple[str], list[tuple[int, datetime | None]]]]] = {}
+    current: dict[int, _Hit] = {}  # this paper's matches, by channel number
+    several: dict[int, list[tuple[str, Reasons]]] = {}  # ... where several queries matched it
+    ones: dict[int, tuple[Reasons]] = {}  # this paper's 1-tuples of reasons, by id
     last_id, i = "", -1
+    new = tuple.__new__  # what Entry(...) does, without a Python-level call per entry
     for arxiv_id, why, keys in _match_in_batches(matcher, papers):
         if arxiv_id != last_id:
             if current:
-                _file(papers[i], read_late[i], current, per_channel, new)
-                current = {}
+                filed.file(current, several)
+                current, several, ones = {}, {}, {}
             last_id = arxiv_id
             i = position[arxiv_id]
-        targets = targets_of.get(id(keys))
-        if targets is None:  # the same query (its keys) matches several papers: look them up once
-            targets = targets_of[id(keys)] = [
-                (
-                    number(sub.channel),
-                    sub.created_at if sub.created_at > oldest else None,  # None: it cannot matter
-                    one_query.get(sub.query) or one_query.setdefault(sub.query, (sub.query,)),
-                )
-                for sub in map(subs.__getitem__, keys)
-                if only is None or sub.channel in only
-            ]
-        reasons = (why,)
-        for c, created, queries in targets:
-            if created is not None and harvested[i] < created:
-                continue
-            if done and c * n + i in done:
-                continue
-            found = current.get(c)
-            if found is None:
-                current[c] = (queries, reasons)
-            elif isinstance(found, list):
-                found.append((queries[0], why))
-            else:  # a second query of the channel matches this paper
-                current[c] = [(found[0][0], found[1][0]), (queries[0], why)]
+            paper, at, caught_up = papers[i], harvested[i], read_late[i]
+        found = targets_of.get(id(keys))
+        if found is None:  # the same query (its keys) matches several papers: look them up once
+            found = targets_of[id(keys)] = _targets(
+                (sub for sub in map(subs.__getitem__, keys) if only is None or sub.channel in only),
+                number,
+                oldest,
+                one_query,
+            )
+        reasons = ones.get(id(why))
+        if reasons is None:  # a paper's hits of the same words share their `why`
+            reasons = ones[id(why)] = (why,)
+        in_title = why.in_title
+        for queries, targets in found:
+            hit = (new(Entry, (paper, reasons, queries, caught_up, False, 0.0)), in_title)
+            for c, created in targets:
+                if created is not None and at < created:  # None: created before every candidate
+                    continue
+                if done and c * n + i in done:
+                    continue
+                first = current.setdefault(c, hit)
+                if first is not hit:  # a second query of the channel matches this paper
+                    many = several.get(c)
+                    if many is None:
+                        several[c] = [(first[0].queries[0], first[0].reasons[0]), (queries[0], why)]
+                    else:
+                        many.append((queries[0], why))
     if current:
-        _file(papers[i], read_late[i], current, per_channel, new)
-    return {channels[c]: rank(entries) for c, entries in per_channel.items()}
+        filed.file(current, several)
+    return {channels[c]: entries for c, entries in filed.ranked()}
 
 
-# A paper's matches in one channel: one query (its shared 1-tuples), or several (query, reasons).
-_Found = tuple[tuple[str], tuple[Reasons]] | list[tuple[str, Reasons]]
+# One query's match of a paper: its entry (shared by the channels tracking the query), and
+# whether the title matched.
+_Hit = tuple[Entry, bool]
 
 
-# Papers matched between two checkpoints of the collector (see bot.memory): each collection then
+def _targets(
+    subs: Iterable[Subscription],
+    number: Callable[[ChannelRef], int],
+    oldest: datetime,
+    one_query: dict[str, tuple[str]],
+) -> list[tuple[tuple[str], list[tuple[int, datetime | None]]]]:
+    """The subscriptions of one indexed query, per query text: (channel number, created_at or None).
+
+    None: created before every candidate, so no paper is too old for it.
+    """
+    by_text: dict[str, list[tuple[int, datetime | None]]] = {}
+    for sub in subs:
+        target = (number(sub.channel), sub.created_at if sub.created_at > oldest else None)
+        by_text.setdefault(sub.query, []).append(target)
+    return [(one_query.get(t) or one_query.setdefault(t, (t,)), targets) for t, targets in by_text.items()]
+
+
+# Papers prepared between two checkpoints of the collector (see bot.memory): each collection then
 # scans one batch's objects, a few hundredths of a second, not a whole fortnight's at once.
-MATCH_BATCH = 2_500
+PREPARE_BATCH = 2_500
+MATCH_BATCH = 250  # papers whose hits are listed at once (a day's were 16 MB)
 
 
 def _match_in_batches(
     matcher: MatchIndex[int], papers: Sequence[Paper]
 ) -> Iterator[tuple[str, Reasons, Collection[int]]]:
-    for start in range(0, len(papers), MATCH_BATCH):
-        prepared = [prepare(p) for p in papers[start : start + MATCH_BATCH]]
-        found = matcher.match_queries(prepared)
-        for p in prepared:
-            p.matched()
-        yield from found
+    for start in range(0, len(papers), PREPARE_BATCH):
+        prepared = [prepare(p) for p in papers[start : start + PREPARE_BATCH]]
+        # Preparing is what leaves cyclic garbage (pylatexenc's parser); matching leaves none.
         checkpoint()
+        for at in range(0, len(prepared), MATCH_BATCH):
+            some = prepared[at : at + MATCH_BATCH]
+            found = matcher.match_queries(some)
+            for p in some:
+                p.matched()
+            yield from found
 
 
-def _file(
-    paper: Paper,
-    caught_up: bool,
-    found: Mapping[int, _Found],
-    per_channel: dict[int, list[Entry]],
-    new: Callable[..., Entry],
-) -> None:
-    """One paper's matches, per channel number, as entries of those channels."""
-    for c, hits in found.items():
-        if isinstance(hits, list):
-            hits.sort(key=lambda qr: qr[0])
-            entry = new(
-                Entry, (paper, tuple(r for _, r in hits), tuple(q for q, _ in hits), caught_up, False, 0.0)
+class _Filed:
+    """Each channel's entries as matching files them, paper by paper, newest first, in rank groups.
+
+    A digest ranks title hits first, then by the number of queries, then newest first. Entries of
+    one query (nearly all) go to the channel's list of title hits or of the others, already in
+    order; the few of several queries are sorted at the end. Sorting 400,000 entries with a
+    Python key took a tenth of a run.
+    """
+
+    def __init__(self) -> None:
+        self.title: dict[int, list[Entry]] = {}
+        self.other: dict[int, list[Entry]] = {}
+        self.several: dict[int, list[Entry]] = {}
+
+    def file(self, found: Mapping[int, _Hit], several: Mapping[int, list[tuple[str, Reasons]]]) -> None:
+        """One paper's matches, per channel number, as entries of those channels."""
+        title, other = self.title, self.other
+        for c, (entry, in_title) in found.items():
+            hits = several.get(c) if several else None
+            if hits is None:
+                group = title if in_title else other
+            else:
+                hits.sort(key=lambda qr: qr[0])
+                reasons, queries = tuple(r for _, r in hits), tuple(q for q, _ in hits)
+                entry = entry._replace(reasons=reasons, queries=queries)
+                group = self.several
+            entries = group.get(c)
+            if entries is None:
+                group[c] = [entry]
+            else:
+                entries.append(entry)
+
+    def ranked(self) -> Iterator[tuple[int, list[Entry]]]:
+        """Per channel number, its entries ranked (see `rank`)."""
+        title, other, several = self.title, self.other, self.several
+        for c in title.keys() | other.keys() | several.keys():
+            many = several.get(c)
+            if many is None:
+                first = title.get(c)
+                rest = other.get(c)
+                yield c, (first + rest if first and rest else first or rest or [])
+                continue
+            many.sort(key=_queries_count, reverse=True)  # stable: newest first among equals
+            yield (
+                c,
+                [
+                    *(e for e in many if e.in_title),
+                    *title.get(c, ()),
+                    *(e for e in many if not e.in_title),
+                    *other.get(c, ()),
+                ],
             )
-        else:
-            entry = new(Entry, (paper, hits[1], hits[0], caught_up, False, 0.0))
-        entries = per_channel.get(c)
-        if entries is None:
-            per_channel[c] = [entry]
-        else:
-            entries.append(entry)
+
+
+def _queries_count(e: Entry) -> int:
+    return len(e.queries)
 
 
 def _rank_key(e: Entry) -> tuple[bool, int, date, str]:
@@ -369,114 +436,6 @@ def card(
     return with_why(paper_card(paper, dated=dated, summary=summary), why)
 
 
-def _identity(entry: Entry) -> int:
-    """One int for the pair of tuple identities (ids are below 2**64)."""
-    return id(entry.reasons) << 64 | id(entry.queries)
-
-
-class RunCache:
-    """What the channels of one digest run share, worked out once: cards, TL;DRs, `why` records.
-
-    At 10,000 channels a popular paper is in hundreds of digests. Its title, authors, meta and
-    TL;DR are the same in each, and so is what a query matched in it: an entry's `why` record and
-    card are made once per paper and query, and shared. Keep one per run (papers change between
-    runs: a comment or DOI arrives).
-    """
-
-    def __init__(self) -> None:
-        self._base: dict[tuple[str, int, str | None], Card] = {}
-        self._cards: dict[tuple[str, int, str, str | None], Card] = {}
-        # By the identities of an entry's reasons and queries tuples, which `matches` shares between
-        # the entries of one paper and query (and makes afresh for an entry of several queries).
-        # Plain dicts of ints and strings, which the cyclic collector does not track; `_alive`
-        # keeps the tuples alive so an identity is never reused within the run.
-        self._why: dict[int, str] = {}
-        self._facts_of: dict[int, tuple[str, str, tuple[str, ...]]] = {}
-        self._entry_cards: dict[int, Card] = {}
-        self._alive: list[object] = []
-        self._explained: list[Reasons] = []
-
-    def _base_card(self, paper: Paper, summary: str | None = None) -> Card:
-        key = (paper.arxiv_id, paper.version, summary)
-        base = self._base.get(key)
-        if base is None:
-            base = self._base[key] = paper_card(paper, summary=summary)
-        return base
-
-    def why_json(self, entry: Entry) -> str:
-        """`json.dumps(entry.why())`: the ledger's record of a shown entry, with the matched words."""
-        key = _identity(entry)
-        found = self._why.get(key)
-        if found is None and (entry.suggested or entry.similarity > 0):  # rare: the plain way
-            found = self._why[key] = json.dumps(entry.why(), ensure_ascii=False)
-            self._alive.append(entry)
-        if found is None:
-            parts = [
-                f'{{"query": {json.dumps(q, ensure_ascii=False)}, "why": {self._facts(r)[0]}}}'
-                for q, r in zip(entry.queries, entry.reasons, strict=True)
-            ]
-            found = self._why[key] = "[" + ", ".join(parts) + "]"
-            self._alive.append(entry)
-        return found
-
-    def _facts(self, reasons: Reasons) -> tuple[str, str, tuple[str, ...]]:
-        """What a query's reasons give a record and a card: the JSON, the fields, the words to mark."""
-        found = self._facts_of.get(id(reasons))
-        if found is None:
-            why = reasons.why
-            fragment = json.dumps(
-                [{"field": m.field, "terms": list(m.terms)} for m in why], ensure_ascii=False
-            )
-            fields = ", ".join(sorted({m.field for m in why}))
-            marks = tuple(dict.fromkeys(t for m in why if m.field in ("title", "abstract") for t in m.terms))
-            found = self._facts_of[id(reasons)] = (fragment, fields, marks)
-            self._explained.append(reasons)
-        return found
-
-    def entry_card(self, entry: Entry) -> Card:
-        """The card of a shown entry: `card(entry.paper, entry.why())`, shared by equal entries."""
-        key = _identity(entry)
-        found = self._entry_cards.get(key)
-        if found is None and (entry.suggested or entry.similarity > 0):  # rare: the plain way
-            found = self._entry_cards[key] = with_why(self._base_card(entry.paper), entry.why())
-            self._alive.append(entry)
-        if found is None:
-            base = self._base_card(entry.paper)
-            facts = [self._facts(r) for r in entry.reasons]
-            footer = "; ".join(
-                f"{q} ({f[1]})" if f[1] else q for q, f in zip(entry.queries, facts, strict=True)
-            )
-            marks = facts[0][2] if len(facts) == 1 else tuple(dict.fromkeys(t for f in facts for t in f[2]))
-            found = self._entry_cards[key] = dataclasses.replace(
-                base, footer="matched: " + footer, highlights=marks
-            )
-            self._alive.append(entry)
-        return found
-
-    def card(self, paper: Paper, why_json: str = "[]", summary: str | None = None) -> Card:
-        """`card(paper, json.loads(why_json), summary)` (from the ledger), the paper's part made once."""
-        key = (paper.arxiv_id, paper.version, why_json, summary)
-        found = self._cards.get(key)
-        if found is None:
-            found = self._cards[key] = with_why(self._base_card(paper, summary), json.loads(why_json))
-        return found
-
-    def forget_words(self) -> None:
-        """Let go of the matched words worked out for the records and cards made so far.
-
-        They are in those now; kept, they were most of the objects a run leaves behind (the
-        collector's pass over them took a fourth of a second at 100,000 subscriptions).
-        """
-        for reasons in self._explained:
-            reasons.forget_words()
-        self._explained = []
-
-    @property
-    def papers(self) -> int:
-        """How many papers' cards (and TL;DRs) were built."""
-        return len(self._base)
-
-
 def header(
     day: date | None, shown: Sequence[Entry], total: int, caught_up: Sequence[date] = ()
 ) -> tuple[str, tuple[str, ...]]:
@@ -507,10 +466,7 @@ def overflow_footer(rest: Sequence[Entry]) -> str:
     """`+12 more — /papers video retrieval` (the query most of the rest matched)."""
     if not rest:
         return ""
-    counts: dict[str, int] = {}
-    for e in rest:
-        for q in e.queries:
-            counts[q] = counts.get(q, 0) + 1
+    counts = Counter(itertools.chain.from_iterable(map(_queries, rest)))
     top = min(counts, key=lambda q: (-counts[q], q))
     return f"+{len(rest)} more — /papers {top}"
 
@@ -524,106 +480,30 @@ class Plan:
     footer: str
     shown: tuple[Entry, ...]
     rest: tuple[Entry, ...]
+    day: date | None = None  # the newest announcement day among its papers
+
+
+# C-level getters: a run plans 10,000 digests of some 40 entries each.
+_announced = operator.attrgetter("paper.announced")
+_caught_up = operator.attrgetter("caught_up")
+_queries = operator.attrgetter("queries")
+_suggested = operator.attrgetter("suggested")
 
 
 def plan(entries: Sequence[Entry], max_papers: int) -> Plan:
     """The digest of ranked `entries`, capped at `max_papers`; suggestions come after, beyond the cap."""
-    matched = [e for e in entries if not e.suggested]
-    suggested = tuple(e for e in entries if e.suggested)[:MAX_SUGGESTED]
-    entries = matched + list(suggested)
+    if any(map(_suggested, entries)):
+        matched = [e for e in entries if not e.suggested]
+        suggested = tuple(e for e in entries if e.suggested)[:MAX_SUGGESTED]
+        entries = matched + list(suggested)
+    else:
+        matched, suggested = list(entries), ()
     shown, rest = tuple(matched[:max_papers]) + suggested, tuple(matched[max_papers:])
-    days = [e.paper.announced for e in entries if e.paper.announced]
-    read_late = {e.paper.announced for e in entries if e.caught_up and e.paper.announced}
-    head, lines = header(max(days) if days else None, shown, len(entries), sorted(read_late))
-    return Plan(head, lines, overflow_footer(rest), shown, rest)
-
-
-class Row(NamedTuple):
-    """One entry as the ledger records it."""
-
-    arxiv_id: str
-    queries: tuple[str, ...]
-    why: str  # JSON: per query, the fields and (for a shown paper) the words that matched
-    state: str  # pending (to be shown) | overflow (summarised in the footer)
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    """A channel's digest ready to record and send: its plan, the shown papers' `why`, its messages."""
-
-    plan: Plan
-    why: tuple[str, ...]  # the ledger's record of each shown entry (JSON, with the matched words)
-    parent: Post
-    thread: tuple[ThreadItem, ...]  # a card per shown entry, then the footer (if any)
-
-    def rows(self) -> Iterator[Row]:
-        """The ledger's rows, in order: the shown papers, then the overflow (made as they are written)."""
-        for e, why in zip(self.plan.shown, self.why, strict=True):
-            yield Row(e.paper.arxiv_id, e.queries, why, "pending")
-        for e in self.plan.rest:
-            yield Row(e.paper.arxiv_id, e.queries, _queries_only(e.queries), "overflow")
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _queries_only(queries: tuple[str, ...]) -> str:
-    """The `why` of an entry not shown: its queries, no words."""
-    return json.dumps([{"query": q, "why": []} for q in queries], ensure_ascii=False)
-
-
-def ready(
-    found: Mapping[ChannelRef, Sequence[Entry]], max_papers: Callable[[ChannelRef], int], run: RunCache
-) -> dict[ChannelRef, Ready]:
-    """Every channel's digest from its ranked matches: plans, `why` records, cards (shared via `run`).
-
-    CPU work for seconds at 10,000 channels: call it in a worker thread.
-    """
-    with long_lived():  # hundreds of thousands of objects kept until posted (see bot.memory)
-        return _ready(found, max_papers, run)
-
-
-READY_BATCH = 2_000  # channels between two checkpoints of the collector
-
-
-def _ready(
-    found: Mapping[ChannelRef, Sequence[Entry]], max_papers: Callable[[ChannelRef], int], run: RunCache
-) -> dict[ChannelRef, Ready]:
-    out: dict[ChannelRef, Ready] = {}
-    for k, (channel, entries) in enumerate(found.items(), start=1):
-        if k % READY_BATCH == 0:
-            checkpoint()
-        planned = plan(entries, max_papers(channel))
-        why = tuple(run.why_json(e) for e in planned.shown)
-        cards = tuple(run.entry_card(e) for e in planned.shown)
-        thread: tuple[ThreadItem, ...] = cards + ((planned.footer,) if planned.footer else ())
-        out[channel] = Ready(planned, why, Post(planned.header, planned.lines), thread)
-    run.forget_words()
-    return out
-
-
-def digests(
-    subscriptions: Sequence[Subscription],
-    candidates: Iterable[tuple[Paper, datetime]],
-    delivered: Mapping[ChannelRef, Collection[str]],
-    max_papers: Callable[[ChannelRef], int],
-    run: RunCache,
-    *,
-    index: SubscriptionIndex | None = None,
-    only: Collection[ChannelRef] | None = None,
-    timings: dict[str, float] | None = None,
-) -> dict[ChannelRef, Ready]:
-    """`matches` then `ready` in one go: the whole of a digest run before the first message is sent.
-
-    One pause of the cyclic collector, and one pass of it at the end (see bot.memory), rather
-    than one after each step. `timings`, when given, gets the seconds of each step.
-    """
-    times = timings if timings is not None else {}
-    started = time.perf_counter()
-    with long_lived():
-        found = _matches(subscriptions, candidates, delivered, index, only)
-        matched = time.perf_counter()
-        out = _ready(found, max_papers, run)
-        times["plans"] = time.perf_counter() - matched
-        finished = time.perf_counter()
-    times["match"] = matched - started
-    times["collector"] = time.perf_counter() - finished
-    return out
+    day = max(filter(None, map(_announced, entries)), default=None)
+    read_late = (
+        {e.paper.announced for e in entries if e.caught_up and e.paper.announced}
+        if any(map(_caught_up, entries))
+        else ()
+    )
+    head, lines = header(day, shown, len(entries), sorted(read_late))
+    return Plan(head, lines, overflow_footer(rest), shown, rest, day)

@@ -15,14 +15,18 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.svm import LinearSVC
 
 from bot.models import Paper
 from bot.textmodel import TextModel
 from storage.reactions import Opinion
+
+if TYPE_CHECKING:  # see bot.textmodel: scipy and scikit-learn are imported when a model is trained
+    from sklearn.svm import LinearSVC
+
+    from bot.textmodel import Matrix
 
 MIN_LIKES = 5
 MAX_SUGGESTIONS = 3
@@ -40,7 +44,7 @@ class Ranker:
     dislikes: int  # disliked papers
     reactions: int  # every 👍 and 👎 behind them
 
-    def scores(self, vectors: sp.csr_matrix) -> np.ndarray:
+    def scores(self, vectors: Matrix) -> np.ndarray:
         """One score per row: above 0, the paper reads more like the liked ones than like the rest."""
         if vectors.shape[0] == 0:
             return np.zeros(0)
@@ -69,6 +73,9 @@ def train(
     sample = sorted(random.Random(seed).sample(others, min(background, len(others))))
     if not disliked and not sample:  # nothing to tell the liked papers from
         return None
+    import scipy.sparse as sp
+    from sklearn.svm import LinearSVC
+
     x = sp.vstack([model.vectors(liked), model.vectors(disliked), model.matrix[sample]], format="csr")
     y = np.array([1] * len(liked) + [0] * (len(disliked) + len(sample)))
     weight = np.array([1.0] * len(liked) + [DISLIKE_WEIGHT] * len(disliked) + [1.0] * len(sample))

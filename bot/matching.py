@@ -154,6 +154,13 @@ class Reasons:
             self._why = self._index._why(self._ids, self._paper, self._explained)
         return self._why
 
+    def explain(self) -> tuple[MatchReason, ...]:
+        """`why`, worked out without being kept: for a caller that keeps what it needs of it."""
+        if self._why is not None:
+            return self._why
+        assert self._index is not None and self._paper is not None
+        return self._index._why(self._ids, self._paper, self._explained)
+
     def forget_words(self) -> None:
         """Drop the words worked out (a run keeps them in its records); worked out again if asked."""
         if self._index is None:  # known reasons (the naive scan): nothing to work them out from

@@ -10,48 +10,51 @@ So such objects are made with the collector paused, then collected once (cheap: 
 before is skipped), and what lives on is moved to the permanent generation (`gc.freeze`), which the
 collector never scans again. Reference counting still frees frozen objects when they are dropped;
 cyclic garbage frozen with them never would be, hence the collection just before.
+
+A digest run at 100,000 subscriptions makes 600,000 such objects in a second or two, and a
+collection over them alone took 0.4 s. Where the code that made them is known to leave no cyclic
+garbage (`long_lived(collect=False)`), they are frozen without one: only garbage cycles that another
+thread made in those seconds would be kept, a few objects a day, against 0.4 s of every run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import threading
 from collections.abc import Iterator
 
-_lock = threading.Lock()
-_depth = 0  # threads (and nested calls) inside gc_paused now
-_was_enabled = True  # whether the collector was on when the first of them entered
+from bot.nested import WhileInside
+
+
+def _pause() -> bool:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return was_enabled
+
+
+def _resume(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.enable()
+
+
+# No cyclic collection while making many objects that form no cycle (nestable, thread-safe).
+gc_paused = WhileInside(_pause, _resume)
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic collection while making many objects that form no cycle (nestable, thread-safe)."""
-    global _depth, _was_enabled
-    with _lock:
-        if _depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _was_enabled:
-                gc.enable()
-
-
-@contextlib.contextmanager
-def long_lived() -> Iterator[None]:
+def long_lived(*, collect: bool = True) -> Iterator[None]:
     """Make objects that will live a while: no collection meanwhile, then one, then freeze them.
 
     Long work calls `checkpoint()` now and then, so that no single collection takes long: the
-    collector holds the GIL throughout, and the event loop waits for it.
+    collector holds the GIL throughout, and the event loop waits for it. Without `collect`, they
+    are frozen uncollected: only for code that makes no cyclic garbage (see above).
     """
     with gc_paused():
         yield
-        checkpoint()
+        if collect:
+            checkpoint()
+        else:
+            gc.freeze()
 
 
 def checkpoint() -> None:

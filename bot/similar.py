@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
@@ -109,6 +107,8 @@ class Topics:
     """`like:` topics for one text model: built once per model, with thresholds from its papers."""
 
     def __init__(self, model: TextModel) -> None:
+        import scipy.sparse as sp  # see bot.textmodel: imported when used
+
         self.model = model
         newest = max((p.announced for p in model.papers if p.announced), default=None)
         since = newest - timedelta(days=CALIBRATION_DAYS - 1) if newest else None
@@ -124,6 +124,9 @@ class Topics:
         if new:
             names = list(new)
             vectors = [self.model.vectors(new[c]) for c in names]
+            import scipy.sparse as sp
+            from sklearn.preprocessing import normalize
+
             centroids = normalize(sp.vstack([sp.csr_matrix(v.mean(axis=0)) for v in vectors], format="csr"))
             thresholds = self._thresholds(centroids, [{p.arxiv_id for p in new[c]} for c in names])
             for i, c in enumerate(names):
@@ -152,6 +155,8 @@ def scores(papers: Matrix, topics: Sequence[Topic]) -> np.ndarray:
     """papers x topics cosine similarities (rows and centroids are L2-normalised)."""
     if not topics:
         return np.zeros((papers.shape[0], 0), dtype=np.float32)
+    import scipy.sparse as sp
+
     centroids = sp.vstack([t.centroid for t in topics], format="csr")
     return np.hstack([block for _, block in _score_blocks(papers, centroids)])
 

@@ -17,15 +17,19 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.models import Paper
 from bot.text import STOP_WORDS, stem, to_plain, tokens
 from storage import Store
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+# scipy and scikit-learn are imported where they are used (100 MB at import): a bot without a
+# `like:` topic or a channel learning from reactions never fits a model, and never needs them.
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,9 @@ class TextModel:
         self.papers = list(papers)
         self.rows = {p.arxiv_id: i for i, p in enumerate(self.papers)}
         docs = [analyse(p) for p in self.papers]
+        import scipy.sparse as sp
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self._vectorizer: TfidfVectorizer | None = None
         self.matrix: Matrix = sp.csr_matrix((len(docs), 1), dtype=np.float32)
         big = len(docs) >= SMALL_CORPUS
@@ -88,11 +95,15 @@ class TextModel:
     def vectors(self, papers: Sequence[Paper]) -> Matrix:
         """One row per paper, in order: the corpus' row when it has the paper, else its own transform."""
         if not papers:
+            import scipy.sparse as sp
+
             return sp.csr_matrix((0, self.width), dtype=np.float32)
         with self._extra_lock:
             return self._vectors(papers)
 
     def _vectors(self, papers: Sequence[Paper]) -> Matrix:
+        import scipy.sparse as sp
+
         missing = [
             p for p in papers if p.arxiv_id not in self.rows and (p.arxiv_id, p.version) not in self._extra
         ]

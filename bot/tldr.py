@@ -84,12 +84,13 @@ def tldr(abstract: str, limit: int = MAX_CHARS) -> str:
     found = sentences(plain)
     if not found:
         return ""
-    ranked = sorted(range(len(found)), key=lambda i: (-_score(found[i], i), i))
+    scores = [_score(s, i) for i, s in enumerate(found)]
+    ranked = sorted(range(len(found)), key=lambda i: (-scores[i], i))
     best = ranked[0]
     chosen = [best]
     for other in ranked[1:]:
         together = sorted([best, other])
-        if len(" ".join(found[i] for i in together)) <= limit and _score(found[other], other) > 0:
+        if len(" ".join(found[i] for i in together)) <= limit and scores[other] > 0:
             chosen = together
             break
     text = " ".join(found[i] for i in sorted(chosen))

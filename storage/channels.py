@@ -17,6 +17,11 @@ def channel_key(channel: ChannelRef) -> tuple[str, str, str]:
 _SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused", "learn", "trending"})
 # A channel gets digests when it tracks a query or wants Hugging Face's trending papers.
 _DIGESTED = "(trending > 0 OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.channel = channels.id))"
+_STATES = (
+    "SELECT platform, workspace, channel_id, name, timezone, post_time, max_papers, paused, learn,"
+    " trending, unreachable_retry_at FROM channels WHERE "
+)
+_RUN_STATES = _STATES + _DIGESTED
 UNREACHABLE_BACKOFF = timedelta(hours=1)
 UNREACHABLE_MAX_BACKOFF = timedelta(days=1)
 
@@ -184,6 +189,21 @@ class ChannelRepository:
         """Whether any channel's digest has a "Trending on Hugging Face" section."""
         async with self._db.read("SELECT 1 FROM channels WHERE trending > 0 LIMIT 1") as cur:
             return await cur.fetchone() is not None
+
+    async def run_states(self) -> dict[ChannelRef, tuple[ChannelSettings, datetime | None]]:
+        """Every channel that gets digests: its settings, and when it may be retried if unreachable.
+
+        One query for a whole digest run, rather than two per channel.
+        """
+        async with self._db.read(_RUN_STATES) as cur:
+            rows = await cur.fetchall()
+        return {
+            ChannelRef(Platform(r[0]), r[1], r[2], r[3]): (
+                ChannelSettings(r[4], r[5], r[6], bool(r[7]), bool(r[8]), int(r[9])),
+                datetime.fromisoformat(r[10]) if r[10] else None,
+            )
+            for r in rows
+        }
 
     async def schedule_slots(self, default_time: str, default_timezone: str) -> set[tuple[str, str]]:
         """The distinct (post time, timezone) of the channels that get digests, defaults applied."""

@@ -54,8 +54,10 @@ def _subscriptions(rows: Iterable[aiosqlite.Row], shared: dict[object, Any]) -> 
             if created is None:
                 created = shared[r["created_at"]] = datetime.fromisoformat(r["created_at"])
             query = shared.setdefault(r["query"], r["query"])
+            raw = r["raw_query"]
+            raw = query if raw == query else shared.setdefault(raw, raw)  # most are typed as stored
             by = shared.setdefault(r["created_by"], r["created_by"])
-            out.append(Subscription(int(r["id"]), channel, query, r["raw_query"], by, created))
+            out.append(Subscription(int(r["id"]), channel, query, raw, by, created))
     return out
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pytest import MonkeyPatch
 
-from bot import delivery, digest, metrics
+from bot import delivery, digest, metrics, planning
 from bot.app import App, slot_job_id
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Subscription
@@ -460,8 +460,8 @@ def test_a_run_shares_cards_and_why_records_and_they_equal_the_plain_ones() -> N
     papers = [(p1, HARVESTED_AT), (p2, HARVESTED_AT)]
     subs = [sub(1, "video retrieval"), sub(2, "video retrieval", VISION), sub(3, "sparse codes", VISION)]
     found = digest.matches(subs, papers, {})
-    run = digest.RunCache()
-    ready = digest.ready(found, lambda channel: 1, run)
+    run = planning.RunCache()
+    ready = planning.ready(found, lambda channel: 1, run)
     for channel, entries in found.items():
         for e in entries:
             assert run.why_json(e) == json.dumps(e.why(), ensure_ascii=False)
