@@ -18,14 +18,13 @@ digest still open, or one planned meanwhile by /digest) is planned on its own wh
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import digest, metrics, planning, trending
+from bot import digest, metrics, planning, trending, why
 from bot.config import Config
 from bot.errors import ChannelUnreachable, ErrorReporter
 from bot.gil import quick_handoffs
@@ -400,10 +399,10 @@ class Deliverer:
         settings = await self.store.channels.settings(channel)
         plan = digest.plan(entries, settings.max_papers or self.config.digest.max_papers)
         ledger = [
-            LedgerEntry(e.paper.arxiv_id, i, e.queries, why, state)
-            for i, (e, why, state) in enumerate(
+            LedgerEntry(e.paper.arxiv_id, i, e.queries, record, state)
+            for i, (e, record, state) in enumerate(
                 [(e, run.why_json(e), "pending") for e in plan.shown]
-                + [(e, json.dumps(e.why(words=False), ensure_ascii=False), "overflow") for e in plan.rest]
+                + [(e, why.dumps(e.why(words=False)), "overflow") for e in plan.rest]
             )
         ]
         head, lines = plan.header, plan.lines

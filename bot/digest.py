@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from bot.arxiv_calendar import ARXIV_TZ
 from bot.matching import MatchIndex, Reasons, prepare
@@ -23,15 +23,12 @@ from bot.models import Card, ChannelRef, Link, Paper, Subscription
 from bot.query import Query, QueryError, parse
 from bot.search import last_update
 from bot.tldr import shorten, tldr
+from bot.why import LEARNED, SIMILAR, TRENDING, QueryWhy, Why, learned
 
 AUTHORS_SHOWN = 3
 MAX_SUGGESTED = 3  # "you may also like" papers a digest adds, beyond its cap
-# `why` fields beside the matcher's (title, abstract, author, category): a `like:` topic's example
-# the paper reads like, and a paper the channel's learned taste picked.
-SIMILAR, LEARNED = "similar", "learned"
 SUGGESTED_LINE = "you may also like"
-# A paper on Hugging Face's daily list (bot.trending): its `why` holds the upvotes and the day.
-TRENDING, TRENDING_LINE = "trending", "Trending on Hugging Face"
+TRENDING_LINE = "Trending on Hugging Face"  # a paper on Hugging Face's daily list (bot.trending)
 TITLE_CHARS = 250  # inside every platform's title limit (Discord's embed title is 256)
 
 
@@ -52,14 +49,14 @@ class Entry(NamedTuple):
     def in_title(self) -> bool:
         return any(r.in_title for r in self.reasons)
 
-    def why(self, *, words: bool = True) -> list[dict[str, Any]]:
+    def why(self, *, words: bool = True) -> Why:
         """What matched, per query: the ledger keeps this and cards are drawn from it.
 
         Without `words`, only the queries: finding the matched words in the paper is the costly
         part of matching, and a paper that will never be shown (over the cap) does not need them.
         """
         if self.suggested:
-            return [{"query": "", "why": [{"field": LEARNED, "terms": []}]}]
+            return learned()
         return [
             {"query": q, "why": [{"field": m.field, "terms": list(m.terms)} for m in r.why] if words else []}
             for q, r in zip(self.queries, self.reasons, strict=True)
@@ -392,7 +389,7 @@ def paper_card(paper: Paper, *, dated: bool = False, summary: str | None = None)
     )
 
 
-def with_why(base: Card, why: Sequence[Mapping[str, Any]]) -> Card:
+def with_why(base: Card, why: Sequence[QueryWhy]) -> Card:
     """`base` with what matched (the ledger's record): the queries and fields, the words to mark."""
     matched, similar, highlights, upvotes = [], [], [], []
     learned = False
@@ -426,7 +423,7 @@ def with_why(base: Card, why: Sequence[Mapping[str, Any]]) -> Card:
 
 
 def card(
-    paper: Paper, why: Sequence[Mapping[str, Any]] = (), summary: str | None = None, *, dated: bool = False
+    paper: Paper, why: Sequence[QueryWhy] = (), summary: str | None = None, *, dated: bool = False
 ) -> Card:
     """The render-neutral card of one paper; `why` is the ledger's record of what matched.
 

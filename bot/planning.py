@@ -22,6 +22,7 @@ from bot.digest import Entry, Plan, paper_card, plan, with_why
 from bot.matching import Reasons
 from bot.memory import long_lived
 from bot.models import Card, ChannelRef, Paper, Post, ThreadItem
+from bot.why import loads as read_why
 from storage.deliveries import NewDigest
 
 BATCH_ROWS = 20_000  # ledger rows per batch: one transaction of some 0.1 s
@@ -152,11 +153,11 @@ class RunCache:
         )
 
     def card(self, paper: Paper, why_json: str = "[]", summary: str | None = None) -> Card:
-        """`card(paper, json.loads(why_json), summary)` (from the ledger), the paper's part made once."""
+        """`card(paper, read_why(why_json), summary)` (from the ledger), the paper's part made once."""
         key = (paper.arxiv_id, paper.version, why_json, summary)
         found = self._cards.get(key)
         if found is None:
-            found = self._cards[key] = with_why(self._base_card(paper, summary), json.loads(why_json))
+            found = self._cards[key] = with_why(self._base_card(paper, summary), read_why(why_json))
         return found
 
     def ledger(

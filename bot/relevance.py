@@ -23,10 +23,11 @@ from datetime import datetime
 import numpy as np
 
 from bot import digest, feedback, similar
-from bot.digest import SIMILAR, Entry
+from bot.digest import Entry
 from bot.matching import MatchReason, Reasons
 from bot.models import ChannelRef, Paper, Subscription
 from bot.textmodel import Corpus, Matrix, TextModel
+from bot.why import SIMILAR
 from storage import Store
 
 RANKERS_KEPT = 64

@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot import digest, feedback, similar
+from bot import digest, feedback, similar, why
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
 from bot.models import ChannelRef, ChannelSettings, Paper, Reaction, Reply, Subscription
@@ -85,12 +85,7 @@ async def papers_like(ctx: Context, text: str, n: int) -> Reply:
     cards = tuple(
         digest.card(
             h.paper,
-            [
-                {
-                    "query": query.canonical,
-                    "why": [{"field": digest.SIMILAR, "terms": [similar.example_title(h.example)]}],
-                }
-            ],
+            why.similar(query.canonical, similar.example_title(h.example)),
         )
         for h in hits
     )

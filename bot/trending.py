@@ -12,14 +12,13 @@ paper once per channel, like every paper of a digest (the ledger's key is the ch
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot import digest, similar
+from bot import digest, similar, why
 from bot.config import Config
 from bot.errors import ArxivUnavailable
 from bot.huggingface import HuggingFaceClient, HuggingFaceUnavailable
@@ -46,11 +45,10 @@ class Pick:
 
     def why(self) -> str:
         """The ledger's record: no query matched it, the day's list did (and how many upvoted it)."""
-        terms = [str(self.upvotes), self.day.isoformat()]
-        return json.dumps([{"query": "", "why": [{"field": digest.TRENDING, "terms": terms}]}])
+        return why.dumps(why.trending(self.upvotes, self.day), ascii_only=True)
 
     def card(self) -> Card:
-        return digest.card(self.paper, json.loads(self.why()), dated=True)
+        return digest.card(self.paper, why.trending(self.upvotes, self.day), dated=True)
 
 
 def as_paper(p: TrendingPaper) -> Paper:
