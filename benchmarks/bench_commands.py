@@ -52,7 +52,7 @@ from bot.app import App  # noqa: E402
 from bot.commands import Context, read_tracking_query  # noqa: E402
 from bot.config import ArxivConfig, Config, Secret, SlackConfig, load_config  # noqa: E402
 from bot.errors import ErrorReporter  # noqa: E402
-from bot.matching import prepare  # noqa: E402
+from bot.match_paper import prepare  # noqa: E402
 from bot.models import ChannelRef, Command, Paper, Platform, Reply, UserRef  # noqa: E402
 from bot.query import QueryError, parse  # noqa: E402
 from bot.scheduling import Scheduler  # noqa: E402

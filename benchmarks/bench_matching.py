@@ -36,7 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.matching import MatchIndex, MatchReason, PreparedPaper, explain, prepare  # noqa: E402
+from bot.match_paper import PreparedPaper, prepare  # noqa: E402
+from bot.match_reasons import MatchReason, explain  # noqa: E402
+from bot.matching import MatchIndex  # noqa: E402
 from bot.models import Paper  # noqa: E402
 from bot.query import Query, QueryError, parse  # noqa: E402
 from bot.text import STOP_WORDS, stem, tokens  # noqa: E402

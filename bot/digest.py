@@ -17,7 +17,9 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from bot.arxiv_calendar import ARXIV_TZ
-from bot.matching import MatchIndex, Reasons, prepare
+from bot.match_paper import prepare
+from bot.match_reasons import Reasons
+from bot.matching import MatchIndex
 from bot.memory import checkpoint, long_lived
 from bot.models import Card, ChannelRef, Link, Paper, Subscription
 from bot.query import Query, QueryError, parse

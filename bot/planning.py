@@ -19,7 +19,7 @@ from datetime import date
 from typing import NamedTuple
 
 from bot.digest import Entry, Plan, paper_card, plan, with_why
-from bot.matching import Reasons
+from bot.match_reasons import Reasons
 from bot.memory import long_lived
 from bot.models import Card, ChannelRef, Paper, Post, ThreadItem
 from bot.why import loads as read_why

@@ -24,7 +24,7 @@ import numpy as np
 
 from bot import digest, feedback, similar
 from bot.digest import Entry
-from bot.matching import MatchReason, Reasons
+from bot.match_reasons import MatchReason, Reasons
 from bot.models import ChannelRef, Paper, Subscription
 from bot.textmodel import Corpus, Matrix, TextModel
 from bot.why import SIMILAR

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from bot.fulltext import to_fts
-from bot.matching import prepare
+from bot.match_paper import prepare
 from bot.models import Paper
 from bot.query import Query
 from storage import Store

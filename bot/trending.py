@@ -23,7 +23,7 @@ from bot.config import Config
 from bot.errors import ArxivUnavailable
 from bot.huggingface import HuggingFaceClient, HuggingFaceUnavailable
 from bot.ingest import INTERACTIVE_RETRIES, ArxivService
-from bot.matching import PreparedPaper, prepare
+from bot.match_paper import PreparedPaper, prepare
 from bot.models import Card, ChannelRef, Paper, Reply, TrendingDay, TrendingPaper
 from bot.query import QueryError, parse
 from bot.relevance import Relevance

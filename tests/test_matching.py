@@ -11,7 +11,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.matching import Hit, MatchIndex, MatchReason, PreparedPaper, naive_match, prepare
+from bot.match_paper import PreparedPaper, prepare
+from bot.match_reasons import Hit, MatchReason
+from bot.matching import MatchIndex, naive_match
 from bot.models import Paper
 from bot.query import Query, QueryError, TextField, parse
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot import search
 from bot.fulltext import search_text, to_fts
-from bot.matching import PreparedPaper, prepare
+from bot.match_paper import PreparedPaper, prepare
 from bot.models import Paper
 from bot.query import Query, QueryError, parse
 from storage import Store
