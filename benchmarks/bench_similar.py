@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn.metrics.pairwise import cosine_similarity  # noqa: E402
 
-from bot import digest, similar  # noqa: E402
+from bot import channel_matches, digest, similar  # noqa: E402
 from bot.matching import MatchIndex  # noqa: E402
 from bot.models import Paper  # noqa: E402
 from bot.query import parse  # noqa: E402
@@ -378,7 +378,7 @@ def keyword(papers: list[Paper], cluster: list[Paper], text: str) -> tuple[float
     index: MatchIndex[int] = MatchIndex.build([(0, parse(text))])
     hits = index.match(papers)
     by_id = {p.arxiv_id: p for p in papers}
-    entries = digest.rank(digest.Entry(by_id[h.arxiv_id], (h,), (text,)) for h in hits)
+    entries = channel_matches.rank(digest.Entry(by_id[h.arxiv_id], (h,), (text,)) for h in hits)
     top = entries[:20]
     found = sum(e.paper.arxiv_id in members for e in entries)
     return (

@@ -27,7 +27,7 @@ from bot.arxiv_client import ArxivClient
 from bot.arxiv_ids import parse_arxiv_id
 from bot.commands import Context, QueryReader, clean_text, dispatch, read_tracking_query
 from bot.config import Config
-from bot.delivery import Deliverer, Outcome
+from bot.delivery import Deliverer
 from bot.errors import INTERNAL_ERROR_REPLY, ArxivUnavailable, ErrorReporter, UserError
 from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
@@ -38,6 +38,7 @@ from bot.llm import Summarizer, to_be_shown
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
 from bot.ports import Adapter
+from bot.posting import Outcome
 from bot.relevance import Relevance
 from bot.relevance_commands import record_reaction
 from bot.scheduling import Scheduler

@@ -1,12 +1,9 @@
-"""Posting digests exactly once: plan in the ledger, then each message behind a write-ahead record.
+"""Delivering digests exactly once: what each channel gets, planned in the ledger before anything is posted.
 
-The ledger (`storage.deliveries`) holds a digest before anything is posted. Then, message by
-message (the parent, each card, the footer): record the intent, send it with its delivery key,
-record the platform's id. A restart finds the open digest and finishes it in the same thread;
-a message whose intent was recorded but not its id is looked up on the platform (by its
-delivery key) before it is sent again, so nothing is posted twice and nothing is skipped. A
-channel that cannot be posted to is marked unreachable and retried with backoff; it never
-holds up the other channels, which are delivered concurrently (bounded).
+The ledger (`storage.deliveries`) holds a digest before anything is posted; `bot.posting` then
+sends it message by message, each behind a write-ahead record. A restart finds the open digest
+and finishes it in the same thread. A channel that cannot be posted to is retried with backoff;
+it never holds up the other channels, which are delivered concurrently (bounded).
 
 A run over many channels (`deliver_many`) first prepares them all at once (`prepare`): one
 match over every subscription, each channel's settings read in one query, every digest planned
@@ -24,14 +21,15 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import digest, metrics, planning, trending, why
+from bot import channel_matches, digest, metrics, planning, trending, why
 from bot.config import Config
-from bot.errors import ChannelUnreachable, ErrorReporter
+from bot.errors import ErrorReporter
 from bot.gil import quick_handoffs
 from bot.llm import Summarizer
 from bot.memory import gc_paused
-from bot.models import Card, ChannelRef, ChannelSettings, Platform, Post, ThreadItem
+from bot.models import Card, ChannelRef, ChannelSettings, Platform
 from bot.ports import Adapter
+from bot.posting import DigestPoster, Outcome
 from bot.relevance import Relevance
 from bot.trending import Pick, Trending
 from storage import Store
@@ -44,27 +42,6 @@ MAX_CONCURRENT_CHANNELS = 64
 PERSISTENT_INDEX_FROM = 1_000
 # Up to this many channels, their subscriptions are read channel by channel rather than all.
 FEW_CHANNELS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What delivering one channel did."""
-
-    channel: ChannelRef
-    status: str  # posted | nothing | paused | unreachable | waiting | failed
-    posted: int = 0
-    detail: str = ""
-
-    def describe(self) -> str:
-        if self.status == "posted":
-            return f"Posted a digest with {self.posted} {'paper' if self.posted == 1 else 'papers'}."
-        if self.status == "nothing":
-            return "Nothing new since the last digest."
-        if self.status == "paused":
-            return "Digests are paused in this channel (/settings resume)."
-        if self.status in ("unreachable", "waiting"):
-            return f"I cannot post in this channel: {self.detail}"
-        return "The digest could not be posted; it will be retried."
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +95,9 @@ class Deliverer:
         self._plans = 0
         self._planned_at: dict[ChannelRef, int] = {}
         # The index over all subscriptions, synced (not rebuilt) on each run; one run at a time.
-        self._index = digest.SubscriptionIndex()
+        self._index = channel_matches.SubscriptionIndex()
         self._index_lock = asyncio.Lock()
+        self.poster = DigestPoster(store, adapters, clock, summarizer)
 
     async def deliver_many(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
         """Deliver every channel concurrently (bounded); one failing never affects the others."""
@@ -306,13 +284,13 @@ class Deliverer:
         times["load"] = time.perf_counter() - started
         started = time.perf_counter()
         if few or len(subs) < PERSISTENT_INDEX_FROM:  # a few channels: a small index is quicker
-            found = await asyncio.to_thread(digest.matches, mine, candidates, delivered)
+            found = await asyncio.to_thread(channel_matches.matches, mine, candidates, delivered)
         else:
             async with self._index_lock:
                 # In a thread: at 100,000 subscriptions matching takes a second or two, and the
                 # event loop must keep answering slash commands and gateway heartbeats meanwhile.
                 found = await asyncio.to_thread(
-                    digest.matches, subs, candidates, delivered, self._index, wanted
+                    channel_matches.matches, subs, candidates, delivered, self._index, wanted
                 )
         if self.relevance is not None:
             found = await self.relevance.extend(found, mine, candidates, delivered)
@@ -355,7 +333,9 @@ class Deliverer:
                 mine = planned is not None and open_digest.id == planned.digest_id
                 if not mine:
                     log.info("resuming digest %d in %s", open_digest.id, channel)
-                outcome = await self._post(open_digest, run, planned.cards if mine and planned else None)
+                outcome = await self.poster.post(
+                    open_digest, run, planned.cards if mine and planned else None
+                )
                 if outcome.status != "posted":
                     return outcome
                 posted += outcome.posted
@@ -370,7 +350,7 @@ class Deliverer:
             section = await self._trending(channel, matches, settings.trending)
             record = await self._plan(channel, matches, now, run, section) if matches or section else None
             if record is not None:
-                outcome = await self._post(record, run)
+                outcome = await self.poster.post(record, run)
                 if outcome.status != "posted":
                     return outcome
                 posted += outcome.posted
@@ -424,95 +404,3 @@ class Deliverer:
             entries=ledger,
             now=now,
         )
-
-    async def _post(
-        self, record: DigestRecord, run: planning.RunCache, cards: Sequence[Card] | None = None
-    ) -> Outcome:
-        channel = record.channel
-        adapter = self.adapters.get(channel.platform)
-        if adapter is None:
-            metrics.delivery_failed(channel.platform, "no_adapter")
-            return Outcome(channel, "failed", detail=f"no {channel.platform} adapter is running")
-        try:
-            posted = await self._send(adapter, record, run, cards)
-        except ChannelUnreachable as exc:
-            metrics.delivery_failed(channel.platform, "unreachable")
-            retry_at = await self.store.channels.mark_unreachable(channel, exc.reason, self.clock())
-            log.warning(
-                "cannot post to %s: %s. %s The digest is kept and retried after %s.",
-                channel,
-                exc.reason,
-                exc.fix or "",
-                f"{retry_at:%Y-%m-%d %H:%M} UTC",
-            )
-            return Outcome(channel, "unreachable", detail=f"{exc.reason}. {exc.fix}".strip())
-        await self.store.deliveries.complete(record.id, self.clock())
-        metrics.digest_posted(channel.platform)
-        if await self.store.channels.retry_at(channel) is not None:
-            await self.store.channels.clear_unreachable(channel)
-            log.info("%s is reachable again", channel)
-        return Outcome(channel, "posted", posted)
-
-    async def _send(
-        self, adapter: Adapter, record: DigestRecord, run: planning.RunCache, cards: Sequence[Card] | None
-    ) -> int:
-        """Every message of `record` the platform does not hold yet, in order; returns the papers.
-
-        `cards` are the shown papers' cards by position, when the run made them; else they are
-        made from the ledger's record (as after a restart: the same cards).
-        """
-        ledger, channel = self.store.deliveries, record.channel
-        parent = record.parent_message_id
-        if parent is None:
-            post = Post(record.header, record.lines)
-            if record.parent_sending_at is not None:  # a send began before a crash: did it land?
-                landed = await adapter.find_posted(
-                    channel, None, {record.parent_key: post}, record.parent_sending_at
-                )
-                parent = landed.get(record.parent_key)
-            if parent is None:
-                await ledger.intend_parent(record.id, self.clock())
-                parent = await adapter.post_parent(channel, post, record.parent_key)
-            await ledger.set_parent(record.id, parent)
-
-        pending = record.pending
-        thread: list[tuple[str, ThreadItem, LedgerEntry | None]]
-        if cards is not None:
-            thread = [(record.item_key(e), cards[e.position], e) for e in pending]
-        else:
-            papers = await self.store.papers.get_many([e.arxiv_id for e in pending])
-            # Usually stored since the harvest; the rest are asked for now, within [llm] timeout_s.
-            summaries = await self.summarizer.summaries(list(papers.values())) if self.summarizer else {}
-            # A paper can only be missing if the database was edited by hand; skip rather than stall.
-            thread = [
-                (record.item_key(e), run.card(papers[e.arxiv_id], e.why, summaries.get(e.arxiv_id)), e)
-                for e in pending
-                if e.arxiv_id in papers
-            ]
-        if record.footer and record.footer_message_id is None:
-            thread.append((record.footer_key, record.footer, None))
-        began = [
-            (key, item, when)
-            for key, item, entry in thread
-            if (when := entry.sending_at if entry else record.footer_sending_at) is not None
-        ]
-        found: dict[str, str] = {}
-        if began:  # at most one per crash: messages go out one at a time
-            wanted = {key: item for key, item, _ in began}
-            found = await adapter.find_posted(channel, parent, wanted, min(w for _, _, w in began))
-
-        for key, item, entry in thread:
-            message_id = found.get(key)
-            if message_id is None:
-                if entry is None:
-                    await ledger.intend_footer(record.id, self.clock())
-                else:
-                    await ledger.intend(record.id, entry.arxiv_id, self.clock())
-                message_id = await adapter.post_reply(channel, parent, item, key)
-            if entry is None:
-                await ledger.set_footer(record.id, message_id)
-            else:
-                await ledger.mark_posted(record.id, entry.arxiv_id, message_id, self.clock())
-                # Counted with its id recorded: a card found after a crash was not counted before it.
-                metrics.card_posted(channel.platform)
-        return sum(1 for _, _, entry in thread if entry is not None)

@@ -13,7 +13,6 @@ are evaluated, by set operations on the true leaves.
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Callable, Hashable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Generic, TypeVar
@@ -21,8 +20,6 @@ from typing import Generic, TypeVar
 from bot.match_paper import PreparedPaper
 from bot.query import And, Author, Category, Leaf, Node, Not, Or, Phrase, Query
 from bot.text import STOP_WORDS, stem
-
-log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 

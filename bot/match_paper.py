@@ -6,13 +6,9 @@ the words it matched, is found here on demand (bot.match_reasons).
 
 from __future__ import annotations
 
-import logging
-
 from bot.models import Paper
 from bot.query import TextField
 from bot.text import WordSpans, name_matches, name_variants, to_plain, tokens
-
-log = logging.getLogger(__name__)
 
 _MAX_SURFACES = 3
 

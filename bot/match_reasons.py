@@ -6,7 +6,6 @@ for the hits whose cards are made, and shared by hits of the same paper that cre
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
@@ -17,7 +16,6 @@ from bot.query import Author, Leaf, Phrase, Query
 if TYPE_CHECKING:  # the index makes the reasons and works them out for them
     from bot.matching import MatchIndex
 
-log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 

@@ -20,7 +20,6 @@ credited leaves and shared by the hits that have it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Hashable, Iterable, Sequence
 from typing import Generic, TypeVar
 
@@ -39,8 +38,6 @@ from bot.match_reasons import Hit, MatchReason, Reasons, explain, leaf_reasons, 
 from bot.memory import gc_paused
 from bot.models import Paper
 from bot.query import Leaf, Phrase, Query
-
-log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 

@@ -22,7 +22,7 @@ from datetime import datetime
 
 import numpy as np
 
-from bot import digest, feedback, similar
+from bot import channel_matches, digest, feedback, similar
 from bot.digest import Entry
 from bot.match_reasons import MatchReason, Reasons
 from bot.models import ChannelRef, Paper, Subscription
@@ -127,7 +127,9 @@ def extend_matches(
             for k in np.argsort(-extra, kind="stable")[: digest.MAX_SUGGESTED]:
                 if extra[k] > 0:
                     p = papers[others[k]]
-                    ranked.append(Entry(p, (), (), digest.late(p, harvested[p.arxiv_id]), suggested=True))
+                    ranked.append(
+                        Entry(p, (), (), channel_matches.late(p, harvested[p.arxiv_id]), suggested=True)
+                    )
         out[channel] = ranked
     return out
 
@@ -161,7 +163,7 @@ def _add_similar(
             _merge(out.setdefault(sub.channel, []), paper, (why, sub.query, score), harvested[paper.arxiv_id])
             changed.add(sub.channel)
     for channel in changed:
-        out[channel] = digest.rank(out[channel])
+        out[channel] = channel_matches.rank(out[channel])
 
 
 def _merge(
@@ -175,4 +177,6 @@ def _merge(
             reasons, queries = tuple(r for _, r in pairs), tuple(q for q, _ in pairs)
             entries[i] = e._replace(reasons=reasons, queries=queries, similarity=max(e.similarity, score))
             return
-    entries.append(Entry(paper, (why,), (query,), digest.late(paper, harvested_at), similarity=score))
+    entries.append(
+        Entry(paper, (why,), (query,), channel_matches.late(paper, harvested_at), similarity=score)
+    )

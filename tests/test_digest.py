@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pytest import MonkeyPatch
 
-from bot import delivery, digest, metrics, planning
+from bot import channel_matches, delivery, digest, metrics, planning
 from bot.app import App, slot_job_id
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Subscription
@@ -402,11 +402,11 @@ def sub(sub_id: int, query: str, channel: ChannelRef = GENERAL) -> Subscription:
 
 def test_the_kept_index_follows_added_changed_and_removed_subscriptions() -> None:
     papers = [(paper(1, "Video Retrieval at Scale"), HARVESTED_AT), (paper(2, "Sparse Codes"), HARVESTED_AT)]
-    kept = digest.SubscriptionIndex()
+    kept = channel_matches.SubscriptionIndex()
 
     def found(subs: list[Subscription]) -> dict[str, list[str]]:
-        got = digest.matches(subs, papers, {}, kept)
-        fresh = digest.matches(subs, papers, {})  # the same answer as an index built from scratch
+        got = channel_matches.matches(subs, papers, {}, kept)
+        fresh = channel_matches.matches(subs, papers, {})  # the same answer as an index built from scratch
         as_ids = {c.channel_id: [e.paper.arxiv_id for e in entries] for c, entries in got.items()}
         assert as_ids == {c.channel_id: [e.paper.arxiv_id for e in es] for c, es in fresh.items()}
         return as_ids
@@ -443,14 +443,14 @@ async def test_a_large_run_matches_through_the_kept_index(config: Config, monkey
 def test_matching_only_some_channels_keeps_the_index_whole() -> None:
     papers = [(paper(1, "Video Retrieval at Scale"), HARVESTED_AT), (paper(2, "Sparse Codes"), HARVESTED_AT)]
     subs = [sub(1, "video retrieval"), sub(2, "sparse codes", VISION), sub(3, "sparse codes", NLP)]
-    kept = digest.SubscriptionIndex()
-    got = digest.matches(subs, papers, {}, kept, only={VISION})
+    kept = channel_matches.SubscriptionIndex()
+    got = channel_matches.matches(subs, papers, {}, kept, only={VISION})
     assert {c.channel_id: [e.paper.arxiv_id for e in es] for c, es in got.items()} == {
         "vision": ["2611.00002"]
     }
     assert len(kept.index) == 3  # nobody else's subscription was dropped from the kept index
     delivered = {NLP: {"2611.00002"}}
-    got = digest.matches(subs, papers, delivered, kept)
+    got = channel_matches.matches(subs, papers, delivered, kept)
     assert sorted(c.channel_id for c in got) == ["general", "vision"]
 
 
@@ -459,7 +459,7 @@ def test_a_run_shares_cards_and_why_records_and_they_equal_the_plain_ones() -> N
     p2 = paper(2, "Sparse Codes for Video Retrieval")
     papers = [(p1, HARVESTED_AT), (p2, HARVESTED_AT)]
     subs = [sub(1, "video retrieval"), sub(2, "video retrieval", VISION), sub(3, "sparse codes", VISION)]
-    found = digest.matches(subs, papers, {})
+    found = channel_matches.matches(subs, papers, {})
     run = planning.RunCache()
     ready = planning.ready(found, lambda channel: 1, run)
     for channel, entries in found.items():
@@ -502,7 +502,11 @@ def test_ranking_is_title_then_number_of_queries_then_newest() -> None:
         digest.Entry(paper(2, "b", announced=old), (), ("q1", "q2")),
         digest.Entry(paper(3, "c", announced=old), (), ("q1",)),
     ]
-    assert [e.paper.arxiv_id for e in digest.rank(entries)] == ["2611.00002", "2611.00001", "2611.00003"]
+    assert [e.paper.arxiv_id for e in channel_matches.rank(entries)] == [
+        "2611.00002",
+        "2611.00001",
+        "2611.00003",
+    ]
 
 
 async def test_a_digest_missed_while_the_bot_was_down_is_posted_once_on_start(config: Config) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest import MonkeyPatch
 
-from bot import delivery, digest, planning
+from bot import channel_matches, delivery, digest, planning
 from bot.app import App
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Subscription, ThreadItem
@@ -182,17 +182,17 @@ def test_matching_ranks_as_rank_does() -> None:
             (c, " ".join(rng.sample(words, rng.choice((1, 2))))) for c in channels for _ in range(4)
         )
     ]
-    found = digest.matches(subs, papers, {})
+    found = channel_matches.matches(subs, papers, {})
     assert sum(len(e) for e in found.values()) > 1000
     assert any(len(e.queries) > 1 for es in found.values() for e in es)
     for entries in found.values():
-        assert entries == digest.rank(entries)
+        assert entries == channel_matches.rank(entries)
 
 
 def test_each_suggested_paper_gets_its_own_card_and_record() -> None:
     """Suggestions share their (empty) query and reasons tuples: nothing may be cached by those."""
     liked, other = paper(40, "Graph Neural Networks"), paper(41, "Speech Recognition")
-    matched = digest.matches(
+    matched = channel_matches.matches(
         [Subscription(1, GENERAL, "video retrieval", "video retrieval", "ada", TRACKED_AT)],
         [(PAPERS[1], HARVESTED_AT)],
         {},
