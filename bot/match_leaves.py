@@ -272,38 +272,35 @@ def all_leaves(node: Node) -> Iterator[Leaf]:
         yield node
 
 
+# Words, pairs, triples: their domains in either field, the title, the abstract.
+_BY_LENGTH = ((1, W1, T1, A1), (2, W2, T2, A2), (3, W3, T3, A3))
+
+
 def paper_keys(paper: PreparedPaper, wanted: list[bool]) -> Iterator[tuple[int, AbstractSet[str]]]:
     """The paper's keys in each domain the index uses."""
-    if wanted[W1]:
-        yield W1, paper.title_words | paper.abstract_words
-    if wanted[T1]:
-        yield T1, paper.title_words
-    if wanted[A1]:
-        yield A1, paper.abstract_words
-    if wanted[W2] or wanted[T2] or wanted[A2]:
-        title_pairs = _pairs(paper.title)
-        abstract_pairs = _pairs(paper.abstract)
-        if wanted[W2]:
-            yield W2, title_pairs | abstract_pairs
-        if wanted[T2]:
-            yield T2, title_pairs
-        if wanted[A2]:
-            yield A2, abstract_pairs
-    if wanted[W3] or wanted[T3] or wanted[A3]:
-        title_triples = _triples(paper.title)
-        abstract_triples = _triples(paper.abstract)
-        if wanted[W3]:
-            yield W3, title_triples | abstract_triples
-        if wanted[T3]:
-            yield T3, title_triples
-        if wanted[A3]:
-            yield A3, abstract_triples
+    for n, either, title, abstract in _BY_LENGTH:
+        if wanted[either] or wanted[title] or wanted[abstract]:
+            t, a = _field_keys(paper, n)
+            if wanted[either]:
+                yield either, t | a
+            if wanted[title]:
+                yield title, t
+            if wanted[abstract]:
+                yield abstract, a
     if wanted[AU]:
         yield AU, paper.author_words
     if wanted[CAT]:
         yield CAT, paper.categories
     if wanted[ARCH]:
         yield ARCH, paper.archives
+
+
+def _field_keys(paper: PreparedPaper, n: int) -> tuple[AbstractSet[str], AbstractSet[str]]:
+    """The title's and the abstract's words (n=1), word pairs (2) or triples (3)."""
+    if n == 1:
+        return paper.title_words, paper.abstract_words
+    grams = _pairs if n == 2 else _triples
+    return grams(paper.title), grams(paper.abstract)
 
 
 def _pairs(seq: tuple[str, ...]) -> set[str]:
