@@ -33,6 +33,7 @@ import arxiv
 import requests
 
 from bot import __version__
+from bot.arxiv_categories import ARCHIVES_WITH_SUBJECTS
 from bot.arxiv_http import (
     RETRY_STATUSES,
     PoliteSession,
@@ -68,10 +69,6 @@ MAX_RETRY_AFTER_S = 300.0
 # while, so a harvest of several days fails in seconds instead of minutes.
 UNFIXABLE_TRIES = 2
 UNREACHABLE_FOR_S = 300.0
-# Archives whose categories are `archive.SUBJECT` (cs.CV); the rest (hep-th, gr-qc, ...) are one category.
-ARCHIVES_WITH_SUBJECTS = frozenset(
-    {"astro-ph", "cond-mat", "cs", "econ", "eess", "math", "nlin", "physics", "q-bio", "q-fin", "stat"}
-)
 ID_BATCH = 100  # ids per id_list request, the API's page size for them
 SEARCH_PAGE = 100
 RECENT_PAGE = 1000  # the API allows up to 2000 a page; 1000 keeps each response a few MB

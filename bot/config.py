@@ -24,6 +24,7 @@ import platformdirs
 
 from bot import config_values as v
 from bot.arxiv_calendar import ARXIV_HOLIDAYS, holiday_dates
+from bot.arxiv_categories import ALL_ARXIV_ARCHIVES
 from bot.errors import ConfigError
 from bot.redact import Redactor
 from bot.redact import Secret as Secret  # re-exported: adapters take their tokens as Secret
@@ -44,12 +45,6 @@ ENV_OWN = {
     "PAPERBOT_DATABASE": "bot.database",
     "PAPERBOT_LLM_API_KEY": "the [llm] endpoint's key",
 }
-
-# Every arXiv archive: a subscription without `cat:` needs all of them.
-ALL_ARXIV_ARCHIVES = (
-    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th",
-    "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
-)  # fmt: skip
 
 T = TypeVar("T")
 

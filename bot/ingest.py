@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.arxiv_categories import SUBJECTS, archive_of, estimated_items
 from bot.arxiv_client import ArxivClient
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
@@ -27,37 +28,7 @@ log = logging.getLogger(__name__)
 # arXiv answers at most 2000 items per feed request; plan for 1500 so a busy Monday still fits.
 FEED_ITEM_BUDGET = 1500
 
-# Typical items per announcement day (new + cross-lists + replacements) in the announcement feed,
-# rounded up from arXiv's listing pages in 2024-2025. Only their sizes relative to the budget
-# matter: `cs` alone can exceed 2000 and is split into its subjects; `math` and `physics` get a
-# request of their own; the small archives share one.
-DAILY_ITEMS: dict[str, int] = {
-    "astro-ph": 400, "cond-mat": 550, "cs": 2600, "econ": 60, "eess": 500, "gr-qc": 150,
-    "hep-ex": 60, "hep-lat": 40, "hep-ph": 250, "hep-th": 250, "math": 1300, "math-ph": 120,
-    "nlin": 60, "nucl-ex": 40, "nucl-th": 90, "physics": 800, "q-bio": 150, "q-fin": 70,
-    "quant-ph": 450, "stat": 500,
-    # cs subjects (a paper is often in several, so they add up to more than `cs`)
-    "cs.AI": 700, "cs.LG": 1000, "cs.CV": 650, "cs.CL": 500, "cs.RO": 200, "cs.CR": 180,
-    "cs.SE": 120, "cs.HC": 110, "cs.IR": 110, "cs.IT": 100, "cs.DC": 90, "cs.NI": 70,
-    "cs.SY": 100, "cs.CY": 90, "cs.NE": 60, "cs.DS": 80, "cs.LO": 50, "cs.SD": 60, "cs.MA": 40,
-}  # fmt: skip
-DEFAULT_ITEMS = 40  # a category not in the table: small
-
-# Subjects of archives too big for one request (all of them, so splitting loses nothing).
-SUBJECTS: dict[str, tuple[str, ...]] = {
-    "cs": (
-        "cs.AI", "cs.AR", "cs.CC", "cs.CE", "cs.CG", "cs.CL", "cs.CR", "cs.CV", "cs.CY", "cs.DB",
-        "cs.DC", "cs.DL", "cs.DM", "cs.DS", "cs.ET", "cs.FL", "cs.GL", "cs.GR", "cs.GT", "cs.HC",
-        "cs.IR", "cs.IT", "cs.LG", "cs.LO", "cs.MA", "cs.MM", "cs.MS", "cs.NA", "cs.NE", "cs.NI",
-        "cs.OH", "cs.OS", "cs.PF", "cs.PL", "cs.RO", "cs.SC", "cs.SD", "cs.SE", "cs.SI", "cs.SY",
-    ),
-}  # fmt: skip
-
 TITLE_MIN_WORDS = 3  # shorter text sent to the bot is a greeting, not a title
-
-
-def _archive(category: str) -> str:
-    return category.split(".", 1)[0]
 
 
 def needed_union(needed: Iterable[frozenset[str] | None], default: Sequence[str]) -> list[str]:
@@ -71,14 +42,7 @@ def needed_union(needed: Iterable[frozenset[str] | None], default: Sequence[str]
     if not any_needed:
         wanted.update(default)
     archives = {c for c in wanted if "." not in c}
-    return sorted(c for c in wanted if "." not in c or _archive(c) not in archives)
-
-
-def estimated_items(category: str) -> int:
-    """Typical daily feed items of a category or archive (see DAILY_ITEMS)."""
-    if category in DAILY_ITEMS:
-        return DAILY_ITEMS[category]
-    return DEFAULT_ITEMS
+    return sorted(c for c in wanted if "." not in c or archive_of(c) not in archives)
 
 
 def plan_feed_requests(categories: Iterable[str], budget: int = FEED_ITEM_BUDGET) -> list[tuple[str, ...]]:

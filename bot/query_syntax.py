@@ -44,6 +44,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.arxiv_categories import ARCHIVES_WITH_SUBJECTS
 from bot.query_tree import FIELDS, And, Author, Category, Node, Not, Or, Phrase, QueryError, TextField
 from bot.text import is_unspecific, name_tokens, stem, to_plain, words
 
@@ -54,10 +55,6 @@ _KEYWORDS = frozenset({"OR", "AND", "NOT"})
 _NOT_BARE = frozenset('"()|:')
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"'})  # chat apps "smarten" quotes
 _NO_QUOTES = str.maketrans({'"': " ", "\u201c": " ", "\u201d": " ", "\u201e": " "})
-# Archives that are split into subject classes (astro-ph and cond-mat also exist bare on old papers).
-_SUBJECT_ARCHIVES = frozenset(
-    {"cs", "math", "physics", "stat", "eess", "econ", "q-bio", "q-fin", "nlin", "astro-ph", "cond-mat"}
-)
 _CATEGORY = re.compile(r"([a-z]+(?:-[a-z]+)?)(?:\.([a-z]+(?:-[a-z]+)*))?", re.IGNORECASE)
 
 
@@ -346,7 +343,7 @@ def _category(raw: str, col: int) -> Category:
     archive, subject = m.group(1).lower(), m.group(2)
     if subject is None:
         # 'cat:cs' can only mean the whole archive: no paper is listed under plain 'cs'.
-        return Category(archive, prefix or archive in _SUBJECT_ARCHIVES)
+        return Category(archive, prefix or archive in ARCHIVES_WITH_SUBJECTS)
     # arXiv writes two-letter subject classes in capitals (cs.CV, astro-ph.CO), longer ones in lowercase.
     subject = subject.upper() if len(subject) == 2 and subject.isalpha() else subject.lower()
     return Category(f"{archive}.{subject}")

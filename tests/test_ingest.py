@@ -11,16 +11,14 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from bot.arxiv_calendar import ARXIV_TZ
+from bot.arxiv_categories import ALL_ARXIV_ARCHIVES, SUBJECTS, estimated_items
 from bot.arxiv_client import ArxivClient
-from bot.config import ALL_ARXIV_ARCHIVES
 from bot.errors import UserError
 from bot.ingest import (
     FEED_ITEM_BUDGET,
-    SUBJECTS,
     ArxivService,
     abstract_reply,
     api_categories,
-    estimated_items,
     needed_union,
     plan_feed_requests,
 )
