@@ -27,7 +27,7 @@ from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
 from bot.query import MAX_QUERY_CHARS, Query, parse
 from bot.settings import parse_max_papers, parse_post_time, parse_switch, parse_timezone, parse_trending
 from bot.text import has_lone_surrogate, visible
-from bot.tldr import shorten
+from bot.textcut import shorten
 from bot.trending import trending_reply
 from storage import Store
 from storage.subscriptions import ChannelFull

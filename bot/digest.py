@@ -19,7 +19,8 @@ from typing import NamedTuple
 from bot.match_reasons import Reasons
 from bot.models import Card, Link, Paper
 from bot.search import last_update
-from bot.tldr import shorten, tldr
+from bot.textcut import shorten
+from bot.tldr import tldr
 from bot.why import LEARNED, SIMILAR, TRENDING, QueryWhy, Why, learned
 
 AUTHORS_SHOWN = 3

@@ -19,6 +19,7 @@ from typing import Any
 from adapters.slack.names import DEFAULT_NAMES
 from bot.highlight import marked
 from bot.models import Card, Post, Reply
+from bot.textcut import shorten, split_lines
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -51,17 +52,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary where one is near, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
 def _link(url: str, label: str) -> str:
     # Inside <url|label>, '|' and '>' would end the label early.
     return f"<{url}|{escape(label).replace('|', '¦')}>"
@@ -81,24 +71,7 @@ def section(mrkdwn: str) -> Block:
 
 def sections(mrkdwn: str) -> list[Block]:
     """Long text as as many sections as needed, cut at line breaks where possible."""
-    blocks: list[Block] = []
-    current = ""
-    for line in mrkdwn.split("\n"):
-        while len(line) > MAX_SECTION:
-            if current:
-                blocks.append(section(current))
-                current = ""
-            blocks.append(section(shorten(line, MAX_SECTION)))
-            line = ""
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > MAX_SECTION:
-            blocks.append(section(current))
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        blocks.append(section(current))
-    return blocks
+    return [section(chunk) for chunk in split_lines(mrkdwn, MAX_SECTION, shorten_long=True) if chunk.strip()]
 
 
 def code_blocks(code: str) -> list[Block]:
