@@ -50,8 +50,8 @@ class _NoTokenSkippedWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+# Bolt's logger; the filter is on it only while an adapter runs (importing this module changes nothing).
 _bolt_log = logging.getLogger("slack_bolt.AsyncApp")
-_bolt_log.addFilter(_NoTokenSkippedWarning())
 
 
 def _refuse_malformed_timestamps(slack_path: str) -> Middleware:
@@ -109,6 +109,7 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
         self._shared_routes: list[web.RouteDef] = []  # the ops routes, when they share our port
         self.names = CommandNames(self.settings.command_prefix)
+        self._quiet_bolt = _NoTokenSkippedWarning()
         self.http_port = 0  # HTTP mode: the port actually bound (the configured one, or a free one for 0)
 
     @classmethod
@@ -140,6 +141,7 @@ class SlackAdapter:
         self._poster = Poster(client, self._pacer, self.names)
         identity = await self._check("SLACK_BOT_TOKEN", client.auth_test())
         http = self.settings.mode == "http"
+        _bolt_log.addFilter(self._quiet_bolt)  # before AsyncApp(), which warns; stop() takes it off
         app = AsyncApp(
             client=client,
             signing_secret=self._signing_secret.reveal() if self._signing_secret else "",
@@ -234,6 +236,7 @@ class SlackAdapter:
         """Close the Socket Mode connection or the HTTP server; safe after a failed or no start."""
         socket, runner = self._socket, self._runner
         self._socket = self._runner = None
+        _bolt_log.removeFilter(self._quiet_bolt)
         if socket is not None:
             with contextlib.suppress(Exception):
                 await socket.close_async()  # type: ignore[no-untyped-call]
