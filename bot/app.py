@@ -37,6 +37,7 @@ from bot.ingest import ArxivService, abstract_reply, harvest_needs
 from bot.llm import Summarizer, to_be_shown
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
+from bot.platforms import create_adapters
 from bot.ports import Adapter
 from bot.posting import Outcome
 from bot.relevance import Relevance
@@ -103,8 +104,7 @@ class App:
     @classmethod
     def from_config(cls, config: Config, *, adapter: str | None = None) -> App:
         """An App with the adapters the config (or `adapter`) names; nothing is started yet."""
-        from adapters import create_adapters  # the core proper never imports a platform
-
+        # The config's platform descriptors build them: the core names no platform.
         # A real run catches up on what it missed while it was down (tests drive that themselves).
         return cls(config, create_adapters(config, only=adapter), catch_up=True)
 

@@ -15,10 +15,11 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter
+from adapters.slack.config import SlackConfig
 from adapters.slack.posting import Pacer
 from adapters.slack.render import ABSTRACT_ACTION, MAX_HEADER, escape, reply_messages
 from bot.app import App
-from bot.config import Config, Secret, SlackConfig
+from bot.config import Config, Secret
 from bot.errors import ChannelUnreachable, PaperbotError
 from bot.models import Card, ChannelRef, Link, Platform, Post, Reply
 from tests.fakes.arxiv_server import FakeArxiv, load_sample

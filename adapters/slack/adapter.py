@@ -32,9 +32,10 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.access import Managers
 from adapters.slack.commands import Listeners
+from adapters.slack.config import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, SlackConfig, slack_config
 from adapters.slack.names import CommandNames
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error
-from bot.config import Config, Secret, SlackConfig
+from bot.config import Config, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
 from bot.models import ChannelRef, Post, ThreadItem
 from bot.ports import Inbox
@@ -115,11 +116,10 @@ class SlackAdapter:
     @classmethod
     def from_config(cls, config: Config) -> SlackAdapter:
         secrets = config.secrets
-        if secrets.slack_bot_token is None:
+        bot_token = secrets.get(BOT_TOKEN)
+        if bot_token is None:
             raise ConfigError(f"the slack adapter needs SLACK_BOT_TOKEN: {TOKEN_HELP}")
-        return cls(
-            secrets.slack_bot_token, secrets.slack_app_token, secrets.slack_signing_secret, config.slack
-        )
+        return cls(bot_token, secrets.get(APP_TOKEN), secrets.get(SIGNING_SECRET), slack_config(config))
 
     def _web_client(self, token: str) -> AsyncWebClient:
         return AsyncWebClient(
