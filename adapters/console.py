@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Post, ThreadItem, UserRef
 from bot.plaintext import card_lines, reply_text
 from bot.platforms import PlatformSpec
-from bot.ports import Inbox
+from bot.ports import Inbox, slash
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -79,6 +79,9 @@ class ConsoleAdapter:
                 "paperbot console. /help lists commands, /channel #name switches channel, Ctrl-D quits."
             )
         self._task = asyncio.create_task(self._read_loop(), name="console-input")
+
+    def command_name(self, command: str) -> str:
+        return slash(command)
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():

@@ -29,7 +29,7 @@ from adapters.discord.render import discord_files, reply_messages
 from bot.config import Config, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
 from bot.models import ChannelRef, DirectMessage, Platform, Post, Reaction, Reply, ThreadItem, UserRef
-from bot.ports import Inbox
+from bot.ports import Inbox, slash
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,9 @@ class DiscordAdapter:
                 "(`paperbot discord invite-url`)"
             ) from None
         log.info("synced %d slash commands to server %d", len(synced), guild_id)
+
+    def command_name(self, command: str) -> str:
+        return slash(command)
 
     async def stop(self) -> None:
         """Close the gateway and HTTP session; safe after a failed or no start."""

@@ -138,7 +138,7 @@ class SlackAdapter:
     async def start(self, inbox: Inbox) -> None:
         """Check the tokens, then connect Socket Mode or start serving HTTP."""
         client = self._client = self._web_client(self._bot_token.reveal())
-        self._poster = Poster(client, self._pacer, self.names)
+        self._poster = Poster(client, self._pacer)
         identity = await self._check("SLACK_BOT_TOKEN", client.auth_test())
         http = self.settings.mode == "http"
         _bolt_log.addFilter(self._quiet_bolt)  # before AsyncApp(), which warns; stop() takes it off
@@ -231,6 +231,10 @@ class SlackAdapter:
         client = self._socket.client
         session = client.current_session
         return not client.closed and not client.stale and session is not None and not session.closed
+
+    def command_name(self, command: str) -> str:
+        """`settings` -> `/paperbot settings`, `track` -> `/track`, with the configured prefix."""
+        return self.names.slash(command)
 
     async def stop(self) -> None:
         """Close the Socket Mode connection or the HTTP server; safe after a failed or no start."""
