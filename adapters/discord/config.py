@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from bot.config import Config, Secrets
 
 TOKEN = "DISCORD_TOKEN"
+DEFAULT_API_URL = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 SECRETS = (TOKEN,)
 
 
@@ -25,8 +27,8 @@ class DiscordConfig:
     # needed for /track, /untrack, /settings, /digest
     manage_permission: str = setting("manage_channels", v.expect(str, "a Discord permission name"))
     # Discord's REST base and gateway; only tests and proxies point elsewhere.
-    api_url: str = setting("https://discord.com/api/v10", v.url())
-    gateway_url: str = setting("wss://gateway.discord.gg/", v.url("ws", "wss"))
+    api_url: str = setting(DEFAULT_API_URL, v.url())
+    gateway_url: str = setting(DEFAULT_GATEWAY_URL, v.url("ws", "wss"))
 
 
 def discord_config(config: Config) -> DiscordConfig:
