@@ -47,6 +47,25 @@ class PlatformSpec:
     loggers: tuple[str, ...] = ()  # its libraries' loggers, chatty at INFO: shown from WARNING
 
 
+def add_tool(
+    sub: SubParsers,
+    late_config: argparse.ArgumentParser,
+    platform: str,
+    action: str,
+    run: Callable[[Config, argparse.Namespace], int],
+    help: str,  # argparse's own word
+) -> argparse.ArgumentParser:
+    """`paperbot <platform> <action>`, running `run(config, args)`; returns its parser for its options."""
+    group = sub.choices.get(platform)
+    if group is None:
+        group = sub.add_parser(platform, help=f"{platform.capitalize()} tools")
+        group.add_subparsers(dest=f"{platform}_command", metavar="ACTION", required=True)
+    actions = next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
+    tool: argparse.ArgumentParser = actions.add_parser(action, parents=[late_config], help=help)
+    tool.set_defaults(tool=run)
+    return tool
+
+
 def missing_secrets(cfg: Config, name: str) -> list[str]:
     """The environment variables the platform `name` needs that are not set."""
     spec = cfg.platform_spec(name)

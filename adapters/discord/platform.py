@@ -10,7 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from adapters.discord.config import SECRETS, DiscordConfig, missing
-from bot.platforms import PlatformSpec
+from bot.platforms import PlatformSpec, add_tool
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -25,11 +25,12 @@ def _create(config: Config) -> Adapter:
 
 
 def _add_tools(sub: SubParsers, late_config: argparse.ArgumentParser) -> None:
-    discord = sub.add_parser("discord", help="Discord tools")
-    discord_sub = discord.add_subparsers(dest="discord_command", metavar="ACTION", required=True)
-    invite = discord_sub.add_parser(
+    invite = add_tool(
+        sub,
+        late_config,
+        "discord",
         "invite-url",
-        parents=[late_config],
+        _invite_url,
         help="print the URL that adds the bot to a server, with exactly the permissions it needs",
     )
     invite.add_argument(
@@ -38,7 +39,6 @@ def _add_tools(sub: SubParsers, late_config: argparse.ArgumentParser) -> None:
         help="the application id (Developer Portal → General Information); "
         "without it, DISCORD_TOKEN is used to look it up",
     )
-    invite.set_defaults(tool=_invite_url)
 
 
 def _invite_url(config: Config, args: argparse.Namespace) -> int:

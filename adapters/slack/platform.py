@@ -10,7 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from adapters.slack.config import SECRETS, SlackConfig, missing, wanted
-from bot.platforms import PlatformSpec
+from bot.platforms import PlatformSpec, add_tool
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -25,11 +25,12 @@ def _create(config: Config) -> Adapter:
 
 
 def _add_tools(sub: SubParsers, late_config: argparse.ArgumentParser) -> None:
-    slack = sub.add_parser("slack", help="Slack tools")
-    slack_sub = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
-    manifest = slack_sub.add_parser(
+    manifest = add_tool(
+        sub,
+        late_config,
+        "slack",
         "manifest",
-        parents=[late_config],
+        _manifest,
         help="print the Slack app manifest for the configured command names, scopes and mode",
     )
     manifest.add_argument(
@@ -37,7 +38,6 @@ def _add_tools(sub: SubParsers, late_config: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="HTTP mode: the public https URL Slack sends requests to (e.g. https://host/slack/events)",
     )
-    manifest.set_defaults(tool=_manifest)
 
 
 def _manifest(config: Config, args: argparse.Namespace) -> int:
