@@ -21,7 +21,7 @@ from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackConfig
 from adapters.slack.manifest import cli_manifest, render
 from adapters.slack.names import OWN_COMMANDS, UMBRELLA_COMMANDS, CommandNames
-from bot import digest
+from bot import channel_matches, digest
 from bot.app import App
 from bot.commands import COMMANDS
 from bot.config import Config, Secret, load_config
@@ -149,7 +149,9 @@ async def test_a_digest_footer_names_the_prefixed_command(config: Config, fake: 
     tracked = Subscription(1, channel, "video retrieval", "video retrieval", "U1", datetime.now(UTC))
     papers = [(p, datetime.now(UTC)) for p in load_sample() if "video retrieval" in p.title.casefold()]
     # The core names the command in the footer as the adapter does: a digest of 1 with 5 more.
-    planned = digest.plan(digest.matches([tracked], papers[:6], {})[channel], 1, adapter.command_name)
+    planned = digest.plan(
+        channel_matches.matches([tracked], papers[:6], {})[channel], 1, adapter.command_name
+    )
     async with App(config.with_section("slack", settings), [adapter]):
         post = Post("arXiv digest for Fri 20 Nov 2026: 20 new papers", ("video retrieval: 20",))
         parent = await adapter.post_parent(channel, post, "d1.p")
