@@ -17,14 +17,8 @@ from datetime import date
 from pathlib import Path
 
 from bot import __version__
-from bot.config import (
-    Config,
-    check_config,
-    default_config_path,
-    describe,
-    registered_platforms,
-    secret_problems,
-)
+from bot.config import Config, check_config, default_config_path, registered_platforms
+from bot.config_check import describe, secret_problems
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
 from bot.export_formats import EXPORT_MAX, FORMATS
 from bot.logs import setup_logging

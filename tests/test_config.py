@@ -7,20 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
-    Secret,
-    describe,
-    env_name,
-    load_config,
-    registered_platforms,
-    secret_problems,
-    section_types,
-)
+from bot.config import Secret, env_name, load_config, registered_platforms, section_types
+from bot.config_check import describe, secret_problems
 from bot.errors import ConfigError
 from bot.platforms import missing_secrets
 
 
-def SECTIONS() -> list[str]:
+def sections() -> list[str]:
+    """Every section: the core's and the registered platforms'."""
     return list(section_types(registered_platforms()))
 
 
@@ -47,7 +41,7 @@ def test_the_example_config_is_valid_and_documents_every_key_with_its_default() 
     cfg = load_config(example, environ={})
     text = example.read_text(encoding="utf-8")
     defaults = load_config(None, environ={})
-    for section in SECTIONS():
+    for section in sections():
         assert f"\n[{section}]\n" in text, f"config.example.toml has no [{section}]"
         assert cfg.section(section) == defaults.section(section), section
         for key in type(cfg.section(section)).__dataclass_fields__:
@@ -134,12 +128,12 @@ def test_every_key_can_be_set_from_the_environment() -> None:
     """Each key, set to its default written as an operator would, reads back as that default."""
     defaults = load_config(None, environ={})
     env = {}
-    for section in SECTIONS():
+    for section in sections():
         for key, value in vars_of(defaults.section(section)).items():
             text = ",".join(value) if isinstance(value, tuple) else str(value)
             env[env_name(section, key)] = text or " "  # an empty value counts as unset
     cfg = load_config(None, environ=env)
-    for section in SECTIONS():
+    for section in sections():
         assert cfg.section(section) == defaults.section(section), section
     assert len(cfg.overrides) == sum(1 for v in env.values() if v.strip())
 

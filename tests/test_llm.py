@@ -17,7 +17,8 @@ import pytest
 
 from bot import cli
 from bot.app import App
-from bot.config import Config, LlmConfig, Secret, Secrets, describe, load_config
+from bot.config import Config, LlmConfig, Secret, Secrets, load_config
+from bot.config_check import describe
 from bot.errors import ConfigError
 from bot.llm import clean
 from bot.models import ChannelRef, Platform

@@ -16,11 +16,10 @@ from bot.config import (
     Config,
     Secrets,
     check_config,
-    describe,
     load_config,
     registered_platforms,
-    secret_problems,
 )
+from bot.config_check import describe, secret_problems
 from bot.config_values import setting
 from bot.errors import ConfigError
 from bot.platforms import PlatformSpec, create_adapters, missing_secrets
