@@ -19,11 +19,16 @@ import sys
 import threading
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Post, ThreadItem, UserRef
 from bot.plaintext import card_lines, reply_text
-from bot.ports import Inbox
+from bot.platforms import PlatformSpec
+from bot.ports import Inbox, slash
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.ports import Adapter
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,9 @@ class ConsoleAdapter:
                 "paperbot console. /help lists commands, /channel #name switches channel, Ctrl-D quits."
             )
         self._task = asyncio.create_task(self._read_loop(), name="console-input")
+
+    def command_name(self, command: str) -> str:
+        return slash(command)
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
@@ -178,3 +186,11 @@ class ConsoleAdapter:
     def _print(self, text: str) -> None:
         self._out.write(text + "\n")
         self._out.flush()
+
+
+def _create(config: Config) -> Adapter:
+    return ConsoleAdapter.from_stdio()
+
+
+# No settings, no secrets: the adapter paperbot runs when no chat platform is configured.
+PLATFORM = PlatformSpec(name="console", title="The console", create=_create, default=True)

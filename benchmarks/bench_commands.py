@@ -47,10 +47,11 @@ import bench_matching  # noqa: E402
 from stores import build_once  # noqa: E402
 
 from adapters.slack import SlackAdapter  # noqa: E402
+from adapters.slack.config import SlackConfig  # noqa: E402
 from bot import commands, digest  # noqa: E402
 from bot.app import App  # noqa: E402
 from bot.commands import Context, read_tracking_query  # noqa: E402
-from bot.config import ArxivConfig, Config, Secret, SlackConfig, load_config  # noqa: E402
+from bot.config import ArxivConfig, Config, Secret, load_config  # noqa: E402
 from bot.errors import ErrorReporter  # noqa: E402
 from bot.match_paper import prepare  # noqa: E402
 from bot.models import ChannelRef, Command, Paper, Platform, Reply, UserRef  # noqa: E402

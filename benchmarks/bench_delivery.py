@@ -36,6 +36,7 @@ from bot.config import load_config
 from bot.delivery import Deliverer
 from bot.errors import ErrorReporter
 from bot.models import ChannelRef, Paper, Platform, Post, ThreadItem
+from bot.ports import slash
 from storage import Store
 
 TOPICS = ("video retrieval", "graph neural", "diffusion model", "speech recognition", "protein folding")
@@ -69,6 +70,9 @@ class RateLimitedAdapter:
 
     async def start(self, inbox: object) -> None:
         return None
+
+    def command_name(self, command: str) -> str:
+        return slash(command)
 
     async def stop(self) -> None:
         return None

@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.slack import SlackAdapter
-from bot.config import Secret, SlackConfig, load_config
+from adapters.slack.config import SlackConfig
+from bot.config import Secret, load_config
 from bot.delivery import Deliverer
 from bot.errors import ErrorReporter
 from bot.models import ChannelRef, Paper, Platform

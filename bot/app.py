@@ -18,6 +18,7 @@ import sys
 import zoneinfo
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -37,7 +38,8 @@ from bot.ingest import ArxivService, abstract_reply, harvest_needs
 from bot.llm import Summarizer, to_be_shown
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
-from bot.ports import Adapter
+from bot.platforms import create_adapters
+from bot.ports import Adapter, CommandNaming, slash
 from bot.posting import Outcome
 from bot.relevance import Relevance
 from bot.relevance_commands import record_reaction
@@ -56,10 +58,16 @@ SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL before handing it o
 RESUME_EVERY_MINUTES = 10
 CATCH_UP_AFTER_HOURS = 12  # the daily catch-up job runs this long after the harvest time
 
-DM_HELP = (
-    "Send me an arXiv id (2401.01234), an arXiv link, or a paper title and I'll answer with its abstract. "
-    "In a channel, /track <topic> follows a topic; /help lists the commands."
-)
+
+def dm_help(name: CommandNaming = slash) -> str:
+    """The answer to a DM that is no paper, in the platform's command names."""
+    return (
+        "Send me an arXiv id (2401.01234), an arXiv link, or a paper title and I'll answer with its "
+        f"abstract. In a channel, {name('track')} <topic> follows a topic; {name('help')} lists the commands."
+    )
+
+
+DM_HELP = dm_help()
 
 
 def _utcnow() -> datetime:
@@ -103,8 +111,7 @@ class App:
     @classmethod
     def from_config(cls, config: Config, *, adapter: str | None = None) -> App:
         """An App with the adapters the config (or `adapter`) names; nothing is started yet."""
-        from adapters import create_adapters  # the core proper never imports a platform
-
+        # The config's platform descriptors build them: the core names no platform.
         # A real run catches up on what it missed while it was down (tests drive that themselves).
         return cls(config, create_adapters(config, only=adapter), catch_up=True)
 
@@ -237,7 +244,7 @@ class App:
 
     async def _command(self, cmd: Command) -> Reply:
         try:
-            reply = await dispatch(self.context, cmd)
+            reply = await dispatch(replace(self.context, name=self._command_name(cmd.channel.platform)), cmd)
             if cmd.name.casefold() in _RESCHEDULE_AFTER:
                 await self.schedule_channel(cmd.channel)
             return reply
@@ -255,18 +262,23 @@ class App:
         with metrics.command_timer("dm", dm.user.platform):
             return await self._direct_message(dm)
 
+    def _command_name(self, platform: Platform) -> CommandNaming:
+        """How the adapter of `platform` names commands (`/settings` where none is running)."""
+        return next((a.command_name for a in self.adapters if a.name == platform), slash)
+
     async def _direct_message(self, dm: DirectMessage) -> Reply:
+        help_reply = Reply(dm_help(self._command_name(dm.user.platform)))
         try:
             text = clean_text(dm.text[: MAX_DM_CHARS + 1])
             if not text or len(text) > MAX_DM_CHARS:
-                return Reply(DM_HELP)
+                return help_reply
             arxiv = self._arxiv
             if arxiv is None:
-                return Reply(DM_HELP)
+                return help_reply
             if parse_arxiv_id(text) is not None:
                 return abstract_reply(await arxiv.lookup_text(text))
             paper = await arxiv.lookup_title(text)
-            return abstract_reply(paper) if paper is not None else Reply(DM_HELP)
+            return abstract_reply(paper) if paper is not None else help_reply
         except UserError as exc:
             return Reply(str(exc))
         except ArxivUnavailable as exc:

@@ -1,4 +1,4 @@
-"""The `paperbot` command line: run, harvest, status, export, config check, the Slack and Discord tools.
+"""The `paperbot` command line: run, harvest, status, export, config check, and each platform's tools.
 
 The only place that configures logging (libraries never do). Everything it prints about the
 configuration or an error goes through the config's redactor: no secret reaches the terminal.
@@ -17,15 +17,18 @@ from datetime import date
 from pathlib import Path
 
 from bot import __version__
-from bot.config import ADAPTERS, Config, check_config, default_config_path, describe, secret_problems
+from bot.config import Config, check_config, default_config_path, registered_platforms
+from bot.config_check import describe, secret_problems
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
 from bot.export_formats import EXPORT_MAX, FORMATS
 from bot.logs import setup_logging
+from bot.platforms import PlatformSpec
 
 log = logging.getLogger("paperbot")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(platforms: Sequence[PlatformSpec] = ()) -> argparse.ArgumentParser:
+    """The parser: `run --adapter` names `platforms`, each of which may add its tools."""
     parser = argparse.ArgumentParser(prog="paperbot", description="arXiv paper alerts for Discord and Slack.")
     parser.add_argument("--version", action="version", version=f"paperbot {__version__}")
     parser.add_argument(
@@ -58,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", parents=[late_config], help="run the bot (console adapter unless platform tokens are set)"
     )
-    run.add_argument("--adapter", choices=ADAPTERS, help="run only this adapter")
+    run.add_argument("--adapter", choices=[p.name for p in platforms], help="run only this adapter")
 
     harvest = sub.add_parser(
         "harvest",
@@ -116,32 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         "without a database, arXiv's answers only. Nothing is stored",
     )
 
-    discord = sub.add_parser("discord", help="Discord tools")
-    discord_sub = discord.add_subparsers(dest="discord_command", metavar="ACTION", required=True)
-    invite = discord_sub.add_parser(
-        "invite-url",
-        parents=[late_config],
-        help="print the URL that adds the bot to a server, with exactly the permissions it needs",
-    )
-    invite.add_argument(
-        "--client-id",
-        metavar="ID",
-        help="the application id (Developer Portal → General Information); "
-        "without it, DISCORD_TOKEN is used to look it up",
-    )
-
-    slack = sub.add_parser("slack", help="Slack tools")
-    slack_sub = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
-    manifest = slack_sub.add_parser(
-        "manifest",
-        parents=[late_config],
-        help="print the Slack app manifest for the configured command names, scopes and mode",
-    )
-    manifest.add_argument(
-        "--request-url",
-        metavar="URL",
-        help="HTTP mode: the public https URL Slack sends requests to (e.g. https://host/slack/events)",
-    )
+    for platform in platforms:
+        if platform.add_tools is not None:
+            platform.add_tools(sub, late_config)
 
     cfg = sub.add_parser("config", help="configuration tools")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -154,9 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    platforms = registered_platforms()
+    parser = build_parser(platforms)
     args = parser.parse_args(argv)
-    config, errors = check_config(args.config or default_config_path(_environ()))
+    config, errors = check_config(args.config or default_config_path(_environ()), platforms=platforms)
     if args.command == "config":
         return _config_check(config, errors)
     if errors:
@@ -164,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"paperbot: {line}", file=sys.stderr)
         return 2
     setup_logging(
-        args.log_level or config.bot.log_level, args.log_format or config.bot.log_format, config.redactor()
+        args.log_level or config.bot.log_level,
+        args.log_format or config.bot.log_format,
+        config.redactor(),
+        quiet=[name for platform in platforms for name in platform.loggers],
     )
     if args.command == "run":
         return _run(config, args.adapter)
@@ -185,14 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fetch=args.fetch,
         )
         return export_command(config, request, args.output, sys.stdout, sys.stderr)
-    if args.command == "discord":
-        from adapters.discord.invite import cli_invite_url
-
-        return cli_invite_url(config, client_id=args.client_id)
-    if args.command == "slack":
-        from adapters.slack.manifest import cli_manifest
-
-        return cli_manifest(config, args.request_url)
+    if getattr(args, "tool", None) is not None:  # a platform's tool (`paperbot slack manifest`)
+        return int(args.tool(config, args))
     parser.print_help()
     return 2
 

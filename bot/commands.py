@@ -24,10 +24,11 @@ from bot.config import Config
 from bot.errors import ArxivUnavailable, UserError
 from bot.ingest import abstract_reply
 from bot.models import ChannelSettings, Command, Paper, Reply, Visibility
+from bot.ports import CommandNaming, slash
 from bot.query import MAX_QUERY_CHARS, Query, parse
 from bot.settings import parse_max_papers, parse_post_time, parse_switch, parse_timezone, parse_trending
 from bot.text import has_lone_surrogate, visible
-from bot.tldr import shorten
+from bot.textcut import shorten
 from bot.trending import trending_reply
 from storage import Store
 from storage.subscriptions import ChannelFull
@@ -70,6 +71,8 @@ class Context:
     deliverer: Deliverer | None = None
     relevance: Relevance | None = None
     trending: Trending | None = None
+    # How users type a command on the platform the command came from (App sets it per command).
+    name: CommandNaming = slash
 
 
 Handler = Callable[[Context, Command], Awaitable[Reply]]
@@ -112,7 +115,8 @@ def _query_arg(cmd: Command, usage: str) -> str:
 
 async def track(ctx: Context, cmd: Command) -> Reply:
     """`/track <query>`: the channel follows a topic from the next digest on."""
-    text = _query_arg(cmd, "/track <query>, e.g. /track video retrieval")
+    n = ctx.name
+    text = _query_arg(cmd, f"{n('track')} <query>, e.g. {n('track')} video retrieval")
     if similar.is_like(text):  # papers like examples: looked up (on arXiv if need be), not parsed
         query = ReadQuery(*await relevance_commands.read_like(ctx, text))
     else:
@@ -125,7 +129,7 @@ async def track(ctx: Context, cmd: Command) -> Reply:
     except ChannelFull as full:
         raise UserError(
             f"This channel already tracks {full.count} queries, the limit is {limit}. "
-            "Use /untrack to drop one first."
+            f"Use {ctx.name('untrack')} to drop one first."
         ) from None
     if added is None:
         raise UserError(f'This channel already tracks "{query.canonical}".')
@@ -166,7 +170,8 @@ def preview_text(shown: list[Paper], matched: int, total: int, *, complete: bool
 
 async def untrack(ctx: Context, cmd: Command) -> Reply:
     """`/untrack <query>`: stop following a topic."""
-    text = _query_arg(cmd, "/untrack <query> (see /tracked for this channel's queries)")
+    n = ctx.name
+    text = _query_arg(cmd, f"{n('untrack')} <query> (see {n('tracked')} for this channel's queries)")
     try:
         canonical = (
             similar.parse_like(text).canonical if similar.is_like(text) else ctx.read_query(text).canonical
@@ -176,7 +181,7 @@ async def untrack(ctx: Context, cmd: Command) -> Reply:
         # it must still be removable by its stored text.
         canonical = read_plain_query(text).canonical
     if not await ctx.store.subscriptions.remove(cmd.channel, canonical):
-        raise UserError(f'This channel does not track "{canonical}". /tracked lists what it does.')
+        raise UserError(f'This channel does not track "{canonical}". {n("tracked")} lists what it does.')
     return Reply(f'Stopped tracking "{canonical}" in this channel.', Visibility.CHANNEL)
 
 
@@ -229,13 +234,13 @@ async def tracked(ctx: Context, cmd: Command) -> Reply:
             if settings.trending
             else "This channel tracks nothing yet. "
         )
-        return Reply(f"{lead}Try /track video retrieval\n{schedule}")
+        return Reply(f"{lead}Try {ctx.name('track')} video retrieval\n{schedule}")
     lines = [f"This channel tracks {len(subs)} {'query' if len(subs) == 1 else 'queries'}:"]
     lines += await relevance_commands.tracked_lines(ctx.store, subs)
     lines.append(schedule)
     if not settings.paused:
         lines.append(next_digest_line(ctx, settings))
-    lines.append(await relevance_commands.learning_line(ctx.store, cmd.channel, settings))
+    lines.append(await relevance_commands.learning_line(ctx.store, cmd.channel, settings, ctx.name))
     return Reply("\n".join(lines))
 
 
@@ -249,18 +254,23 @@ _SETTING_KEYS = {
     "learn": "learn",
     "trending": "trending",
 }
-SETTINGS_USAGE = (
-    "Usage: /settings [time HH:MM|asap] [tz Area/City] [max 1-50] [pause|resume] [learn on|off] "
-    "[trending 0-10], e.g. /settings time 08:30 tz Europe/Berlin max 15"
-)
+
+
+def settings_usage(name: CommandNaming = slash) -> str:
+    """How to use /settings, in the platform's command names."""
+    return (
+        f"Usage: {name('settings')} [time HH:MM|asap] [tz Area/City] [max 1-50] [pause|resume] "
+        f"[learn on|off] [trending 0-10], e.g. {name('settings')} time 08:30 tz Europe/Berlin max 15"
+    )
 
 
 async def settings(ctx: Context, cmd: Command) -> Reply:
     """`/settings`: show, or set post time, timezone, max papers, pause/resume."""
     words = clean_text(cmd.args).split()
     current = await ctx.store.channels.settings(cmd.channel)
+    usage = settings_usage(ctx.name)
     if not words:
-        return Reply(describe_schedule(ctx, current) + "\n" + SETTINGS_USAGE)
+        return Reply(describe_schedule(ctx, current) + "\n" + usage)
     # Validate everything before writing anything: one bad value refuses the whole command.
     changes: dict[str, object] = {}
     i = 0
@@ -272,9 +282,9 @@ async def settings(ctx: Context, cmd: Command) -> Reply:
             continue
         field_name = _SETTING_KEYS.get(word)
         if field_name is None:
-            raise UserError(f'Unknown setting "{words[i][:40]}". {SETTINGS_USAGE}')
+            raise UserError(f'Unknown setting "{words[i][:40]}". {usage}')
         if i + 1 >= len(words):
-            raise UserError(f'"{words[i]}" needs a value. {SETTINGS_USAGE}')
+            raise UserError(f'"{words[i]}" needs a value. {usage}')
         value = words[i + 1]
         try:
             if field_name == "post_time":
@@ -299,8 +309,8 @@ async def _paper(ctx: Context, cmd: Command) -> Paper:
     """The paper a command names by id or link (the store first, then arXiv)."""
     text = clean_text(cmd.args)
     if not text:
-        name = cmd.name.casefold()
-        raise UserError(f"Usage: /{name} <arXiv id or link>, e.g. /{name} 2401.01234")
+        name = ctx.name(cmd.name.casefold())
+        raise UserError(f"Usage: {name} <arXiv id or link>, e.g. {name} 2401.01234")
     return await _need(ctx.arxiv, "arXiv lookups").lookup_text(text)
 
 
@@ -320,7 +330,8 @@ async def trending(ctx: Context, cmd: Command) -> Reply:
     n = TRENDING_DEFAULT
     if text:
         if not _NUMBER.fullmatch(text) or len(text) > 6 or not 1 <= int(text) <= TRENDING_MAX:
-            raise UserError(f"Usage: /trending [n], n from 1 to {TRENDING_MAX} (got {shorten(text, 12)}).")
+            got = shorten(text, 12)
+            raise UserError(f"Usage: {ctx.name('trending')} [n], n from 1 to {TRENDING_MAX} (got {got}).")
         n = int(text)
     return await trending_reply(_need(ctx.trending, "Trending papers from Hugging Face"), n)
 
@@ -340,9 +351,8 @@ async def papers(ctx: Context, cmd: Command) -> Reply:
             raise UserError(f"n must be between 1 and {PAPERS_MAX} (got {shorten(digits, 12)}).")
     text = " ".join(words)
     if not text:
-        raise UserError(
-            f"Usage: /papers <query> [n], e.g. /papers video retrieval 5 (n at most {PAPERS_MAX})"
-        )
+        n_ = ctx.name("papers")
+        raise UserError(f"Usage: {n_} <query> [n], e.g. {n_} video retrieval 5 (n at most {PAPERS_MAX})")
     if len(text) > MAX_QUERY_CHARS:
         raise UserError(f"That query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS}.")
     if similar.is_like(text):  # the n stored papers most similar to the examples
@@ -377,7 +387,7 @@ async def digest_now(ctx: Context, cmd: Command) -> Reply:
     """`/digest`: post what is pending for this channel now."""
     deliverer = _need(ctx.deliverer, "digests")
     outcome = await deliverer.deliver(cmd.channel, on_request=True)
-    return Reply(outcome.describe())
+    return Reply(outcome.describe(ctx.name))
 
 
 async def like(ctx: Context, cmd: Command) -> Reply:
@@ -396,27 +406,33 @@ def _need(service: S | None, what: str) -> S:
     return service
 
 
-HELP_TEXT = """\
+# The command reference; `{track}` is where the platform's name for /track goes.
+_HELP = """\
 paperbot follows arXiv for this channel and posts one digest per announcement day.
-/track <query>        follow a topic, e.g. /track video retrieval
+{track} <query>        follow a topic, e.g. {track} video retrieval
                       ("quoted phrases", OR, AND, -word, ti: abs: au: cat:cs.CV, parentheses)
-                      or papers like examples: /track like:2510.12283,2509.01234
-/untrack <query>      stop following it
-/tracked              what this channel follows, and when its digest comes
-/papers <query> [n]   the latest n papers matching a query (default 10, at most 100)
-/abstract <id|link>   a paper's title, authors, abstract and links
-/bibtex <id|link>     a paper's BibTeX entry, as arXiv gives it
-/trending [n]         the day's most upvoted papers on Hugging Face
-/digest               post what is pending for this channel now
-/settings             show or change the digest time, timezone, size, learning and trending papers
-/like <id>            teach this channel's digest (so does a 👍 on a card); /dislike <id> (👎)
-/help                 this text
+                      or papers like examples: {track} like:2510.12283,2509.01234
+{untrack} <query>      stop following it
+{tracked}              what this channel follows, and when its digest comes
+{papers} <query> [n]   the latest n papers matching a query (default 10, at most 100)
+{abstract} <id|link>   a paper's title, authors, abstract and links
+{bibtex} <id|link>     a paper's BibTeX entry, as arXiv gives it
+{trending} [n]         the day's most upvoted papers on Hugging Face
+{digest}               post what is pending for this channel now
+{settings}             show or change the digest time, timezone, size, learning and trending papers
+{like} <id>            teach this channel's digest (so does a 👍 on a card); {dislike} <id> (👎)
+{help}                 this text
 Send me an arXiv id, link or title in a direct message to get its abstract."""
+
+
+def help_text(name: CommandNaming = slash) -> str:
+    """The command reference, in the platform's command names."""
+    return _HELP.format_map({command: name(command) for command in COMMANDS})
 
 
 async def help_(ctx: Context, cmd: Command) -> Reply:
     """`/help`: the command reference."""
-    return Reply(HELP_TEXT)
+    return Reply(help_text(ctx.name))
 
 
 COMMANDS: dict[str, Handler] = {
@@ -440,5 +456,8 @@ async def dispatch(ctx: Context, cmd: Command) -> Reply:
     handler = COMMANDS.get(cmd.name.casefold())
     if handler is None:
         shown = clean_text(cmd.name)[:40] or "(empty)"
-        raise UserError(f'Unknown command "/{shown}". Type /help for the list.')
+        raise UserError(f'Unknown command "/{shown}". Type {ctx.name("help")} for the list.')
     return await handler(ctx, cmd)
+
+
+HELP_TEXT = help_text()  # as Discord and the console show it

@@ -1,9 +1,12 @@
 """Configuration: a TOML file and the environment for settings, the environment alone for secrets.
 
 Every key is declared once, in its section's dataclass, with the parser that validates it
-(`setting(default, parser)`). The same parser checks the file and the environment: any key
-can be overridden as `PAPERBOT_<SECTION>__<KEY>` (`PAPERBOT_SCHEDULE__POST_TIME=08:30`), the
-string read as the file's type would be (numbers, true/false, comma-separated lists).
+(`setting(default, parser)`). The core's sections are here; each chat platform declares its
+own section and secrets in its adapter package (`bot.platforms.PlatformSpec`, listed in
+`adapters/registry.py`), loaded the same way. The same parser checks the file and the
+environment: any key can be overridden as `PAPERBOT_<SECTION>__<KEY>`
+(`PAPERBOT_SCHEDULE__POST_TIME=08:30`), the string read as the file's type would be (numbers,
+true/false, comma-separated lists).
 `load_config` reports every problem at once, each naming where it came from, the key and the
 reason (`config.toml: schedule.post_time: "25:00" is not a time`). Every key has a default,
 so running with no file at all works.
@@ -14,10 +17,10 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -25,18 +28,14 @@ import platformdirs
 from bot import config_values as v
 from bot.arxiv_calendar import ARXIV_HOLIDAYS, holiday_dates
 from bot.arxiv_categories import ALL_ARXIV_ARCHIVES
+from bot.config_values import setting
 from bot.errors import ConfigError
+from bot.platforms import PlatformSpec, wanted
 from bot.redact import Redactor
 from bot.redact import Secret as Secret  # re-exported: adapters take their tokens as Secret
 
-ADAPTERS = ("console", "slack", "discord")
-SECRET_ENV_VARS = (
-    "DISCORD_TOKEN",
-    "SLACK_BOT_TOKEN",
-    "SLACK_APP_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "PAPERBOT_LLM_API_KEY",
-)
+LLM_API_KEY = "PAPERBOT_LLM_API_KEY"
+CORE_SECRETS = (LLM_API_KEY,)  # the platforms' come from their PlatformSpec
 ARXIV_HOSTS = ("arxiv.org", "export.arxiv.org", "rss.arxiv.org")
 ENV_PREFIX = "PAPERBOT_"
 # PAPERBOT_* variables that are not `<SECTION>__<KEY>` overrides.
@@ -46,18 +45,20 @@ ENV_OWN = {
     "PAPERBOT_LLM_API_KEY": "the [llm] endpoint's key",
 }
 
-T = TypeVar("T")
+S = TypeVar("S")
 
 
-def setting(default: T, parse: v.Parser, env: v.EnvReader | None = None) -> T:
-    """A config key: its default and the parser its values (from the file or the environment) go through."""
-    return field(default=default, metadata={"parse": parse, "env": env or v.env_reader(default)})
+def registered_platforms() -> tuple[PlatformSpec, ...]:
+    """The platforms `adapters/registry.py` lists (imported late: the adapters build on this module)."""
+    from adapters.registry import PLATFORMS
+
+    return PLATFORMS
 
 
 @dataclass(frozen=True, slots=True)
 class BotConfig:
-    # auto: every platform whose tokens are set, else the console
-    adapter: str = setting("auto", v.one_of("auto", *ADAPTERS))
+    # auto: every platform whose tokens are set, else the console; one of the registered platforms
+    adapter: str = setting("auto", v.expect(str, "an adapter name"))
     database: str = setting("", v.expect(str, "a path"))  # empty: <user data dir>/paperbot.db
     log_level: str = setting("INFO", lambda x: v.one_of("DEBUG", "INFO", "WARNING", "ERROR")(str(x).upper()))
     log_format: str = setting("text", v.one_of("text", "json"))  # json: one object per line
@@ -101,29 +102,6 @@ class ArxivConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class SlackConfig:
-    mode: str = setting("socket", v.one_of("socket", "http"))
-    api_url: str = setting("https://slack.com/api/", v.url())
-    http_host: str = setting("0.0.0.0", v.expect(str, "a host name or address"))
-    http_port: int = setting(3000, v.port)
-    http_path: str = setting("/slack/events", v.expect(str, "a URL path"))
-    # "pb-" names the commands /pb-track, /pb-papers, ... where other apps use the plain names.
-    command_prefix: str = setting("", v.command_prefix)
-    # Who may change what a channel tracks and its settings: "everyone", "admins", or ids.
-    managers: str | tuple[str, ...] = setting("everyone", v.managers, v.env_word_or_list)
-
-
-@dataclass(frozen=True, slots=True)
-class DiscordConfig:
-    dev_guild_id: int = setting(0, v.expect(int, "a guild id"))  # 0: sync commands globally
-    # needed for /track, /untrack, /settings, /digest
-    manage_permission: str = setting("manage_channels", v.expect(str, "a Discord permission name"))
-    # Discord's REST base and gateway; only tests and proxies point elsewhere.
-    api_url: str = setting("https://discord.com/api/v10", v.url())
-    gateway_url: str = setting("wss://gateway.discord.gg/", v.url("ws", "wss"))
-
-
-@dataclass(frozen=True, slots=True)
 class OpsConfig:
     http_port: int = setting(0, v.port)  # /healthz and /metrics; 0: off
     http_host: str = setting("0.0.0.0", v.expect(str, "a host name or address"))
@@ -164,15 +142,20 @@ class HuggingfaceConfig:
 
 @dataclass(frozen=True, slots=True)
 class Secrets:
-    discord_token: Secret | None = None
-    slack_bot_token: Secret | None = None
-    slack_app_token: Secret | None = None
-    slack_signing_secret: Secret | None = None
-    paperbot_llm_api_key: Secret | None = None  # [llm]: OpenAI and hosted endpoints; Ollama needs none
+    """The secrets the environment set, by variable name: paperbot's own and its platforms'."""
+
+    by_name: Mapping[str, Secret] = field(default_factory=dict)
+
+    def get(self, name: str) -> Secret | None:
+        return self.by_name.get(name)
+
+    @property
+    def paperbot_llm_api_key(self) -> Secret | None:  # [llm]: OpenAI and hosted endpoints; Ollama needs none
+        return self.get(LLM_API_KEY)
 
     def values(self) -> list[str]:
         """The revealed values, for masking them wherever text is shown."""
-        return [s.reveal() for s in (getattr(self, f.name) for f in fields(self)) if s is not None]
+        return [s.reveal() for s in self.by_name.values()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +164,6 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     arxiv: ArxivConfig = field(default_factory=ArxivConfig)
-    slack: SlackConfig = field(default_factory=SlackConfig)
-    discord: DiscordConfig = field(default_factory=DiscordConfig)
     ops: OpsConfig = field(default_factory=OpsConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
     huggingface: HuggingfaceConfig = field(default_factory=HuggingfaceConfig)
@@ -190,6 +171,18 @@ class Config:
     source: str = "(defaults)"  # the file this came from, for messages
     # (section.key, environment variable) of every key the environment set
     overrides: tuple[tuple[str, str], ...] = ()
+    # The chat platforms this config knows, and their sections by name (defaults where not given).
+    platforms: tuple[PlatformSpec, ...] = field(default_factory=registered_platforms, repr=False)
+    platform_sections: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        given = dict(self.platform_sections)
+        complete = {
+            spec.name: given[spec.name] if spec.name in given else spec.section()
+            for spec in self.platforms
+            if spec.section is not None
+        }
+        object.__setattr__(self, "platform_sections", complete)
 
     @property
     def database_path(self) -> Path:
@@ -198,15 +191,40 @@ class Config:
         return Path(platformdirs.user_data_dir("paperbot", appauthor=False)) / "paperbot.db"
 
     def adapters(self) -> tuple[str, ...]:
-        """The adapters to start: the configured one, or every platform with tokens, else console."""
+        """The adapters to start: the configured one, or every platform with tokens, else the default."""
         if self.bot.adapter != "auto":
             return (self.bot.adapter,)
-        chosen = []
-        if self.secrets.slack_bot_token and (self.secrets.slack_app_token or self.slack.mode == "http"):
-            chosen.append("slack")
-        if self.secrets.discord_token:
-            chosen.append("discord")
-        return tuple(chosen) or ("console",)
+        chosen = tuple(spec.name for spec in self.platforms if wanted(self, spec))
+        return chosen or tuple(spec.name for spec in self.platforms if spec.default)
+
+    def platform_spec(self, name: str) -> PlatformSpec:
+        for spec in self.platforms:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"unknown adapter {name!r} (use {', '.join(s.name for s in self.platforms)})")
+
+    def platform_section(self, name: str) -> object:
+        """The `[name]` section of a platform (None for one without settings, the console)."""
+        return self.platform_sections.get(name)
+
+    @overload
+    def section(self, name: str) -> Any: ...
+    @overload
+    def section(self, name: str, kind: type[S]) -> S: ...
+    def section(self, name: str, kind: type[Any] = object) -> Any:
+        """The `[name]` section, the core's or a platform's; `kind` checks its type for the caller."""
+        value = self.platform_sections[name] if name in self.platform_sections else getattr(self, name)
+        if not isinstance(value, kind):
+            raise TypeError(f"[{name}] holds {type(value).__name__}, not {kind.__name__}")
+        return value
+
+    def with_section(self, name: str, value: object) -> Config:
+        """This config with the platform section `name` replaced (tests, tools)."""
+        return replace(self, platform_sections={**self.platform_sections, name: value})
+
+    def secret_names(self) -> tuple[str, ...]:
+        """Every environment variable a secret is read from: the platforms' and paperbot's own."""
+        return (*(n for spec in self.platforms for n in spec.secrets), *CORE_SECRETS)
 
     def origin(self, key: str) -> str:
         """Where `section.key` was set, for messages: `config.toml: bot.adapter` or the variable."""
@@ -218,15 +236,17 @@ class Config:
         return Redactor(self.secrets.values())
 
 
-SECTIONS: dict[str, type] = {
+# The core's sections; the platforms add theirs (`section_types`).
+CORE_SECTIONS: dict[str, type] = {
     f.name: f.default_factory  # type: ignore[misc]
     for f in fields(Config)
-    if f.default_factory is not MISSING and f.name != "secrets"
+    if f.name not in ("secrets", "platforms", "platform_sections") and callable(f.default_factory)
 }
 
 
-def _keys(section: str) -> dict[str, Field[Any]]:
-    return {f.name: f for f in fields(SECTIONS[section])}
+def section_types(platforms: tuple[PlatformSpec, ...]) -> dict[str, type]:
+    """Every section by name: the core's, then each platform's."""
+    return {**CORE_SECTIONS, **{spec.name: spec.section for spec in platforms if spec.section is not None}}
 
 
 def env_name(section: str, key: str) -> str:
@@ -245,22 +265,29 @@ def default_config_path(environ: Mapping[str, str]) -> Path | None:
 class _Loader:
     """Collects the values of a load and every problem found on the way."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, platforms: tuple[PlatformSpec, ...]) -> None:
         self.source = source
-        self.values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        self.sections = section_types(platforms)
+        # bot.adapter names a registered platform: its parser is only known here.
+        self.parsers = {("bot", "adapter"): v.one_of("auto", *(spec.name for spec in platforms))}
+        self.values: dict[str, dict[str, Any]] = {name: {} for name in self.sections}
         self.origin: dict[str, str] = {}  # "section.key" -> where its value came from, for messages
         self.overrides: dict[str, str] = {}
         self.errors: list[str] = []
+
+    def keys(self, section: str) -> dict[str, Field[Any]]:
+        return {f.name: f for f in fields(self.sections[section])}
 
     def where(self, key: str) -> str:
         return self.origin.get(key, f"{self.source}: {key}")
 
     def set(self, section: str, key: str, raw: Any, origin: str, *, from_env: str | None = None) -> None:
-        spec = _keys(section)[key]
+        spec = self.keys(section)[key]
+        parse = self.parsers.get((section, key), spec.metadata["parse"])
         try:
             if from_env is not None:
                 raw = spec.metadata["env"](raw)
-            self.values[section][key] = spec.metadata["parse"](raw)
+            self.values[section][key] = parse(raw)
         except (ValueError, TypeError) as exc:
             self.errors.append(f"{origin}: {exc}")
             return
@@ -281,14 +308,15 @@ class _Loader:
             self.errors.append(f"{self.source}: not valid TOML: {exc}")
             return
         for name, raw in data.items():
-            if name not in SECTIONS:
-                self.errors.append(f"{self.source}: [{name}]: unknown section (known: {', '.join(SECTIONS)})")
+            if name not in self.sections:
+                known = ", ".join(self.sections)
+                self.errors.append(f"{self.source}: [{name}]: unknown section (known: {known})")
             elif not isinstance(raw, dict):
                 self.errors.append(f"{self.source}: {name}: must be a [{name}] table")
             else:
                 for key, value in raw.items():
-                    if key not in _keys(name):
-                        known = ", ".join(_keys(name))
+                    if key not in self.keys(name):
+                        known = ", ".join(self.keys(name))
                         self.errors.append(
                             f"{self.source}: {name}.{key}: unknown key (known in [{name}]: {known})"
                         )
@@ -311,13 +339,13 @@ class _Loader:
                 continue  # an empty value counts as unset, as compose and systemd files often leave them
             section, sep, key = var[len(ENV_PREFIX) :].lower().partition("__")
             origin = f"environment: {var}"
-            if not sep or section not in SECTIONS:
+            if not sep or section not in self.sections:
                 self.errors.append(
                     f"{origin}: not a paperbot setting (settings are PAPERBOT_<SECTION>__<KEY>, with two "
-                    f"underscores, sections: {', '.join(SECTIONS)}; also {', '.join(ENV_OWN)})"
+                    f"underscores, sections: {', '.join(self.sections)}; also {', '.join(ENV_OWN)})"
                 )
-            elif key not in _keys(section):
-                known = ", ".join(env_name(section, k) for k in _keys(section))
+            elif key not in self.keys(section):
+                known = ", ".join(env_name(section, k) for k in self.keys(section))
                 self.errors.append(f"{origin}: unknown key (known for [{section}]: {known})")
             else:
                 self.set(section, key, text, origin, from_env=var)
@@ -340,118 +368,49 @@ class _Loader:
 
 
 def check_config(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    platforms: tuple[PlatformSpec, ...] | None = None,
 ) -> tuple[Config, list[str]]:
-    """The configuration as far as it is valid (defaults elsewhere), and every problem, secrets masked."""
+    """The configuration as far as it is valid (defaults elsewhere), and every problem, secrets masked.
+
+    `platforms`: the chat platforms whose sections and secrets to read (default: the registered ones).
+    """
     env = os.environ if environ is None else environ
-    loader = _Loader(str(path) if path is not None else "(defaults)")
+    platforms = registered_platforms() if platforms is None else platforms
+    loader = _Loader(str(path) if path is not None else "(defaults)", platforms)
     if path is not None:
         loader.read_file(path)
     loader.read_environment(env)
-    sections = {name: SECTIONS[name](**values) for name, values in loader.values.items()}
+    sections = {name: loader.sections[name](**values) for name, values in loader.values.items()}
     cfg = Config(
-        **sections,
-        secrets=_secrets(env),
+        **{name: section for name, section in sections.items() if name in CORE_SECTIONS},
+        secrets=_secrets(env, (*(n for spec in platforms for n in spec.secrets), *CORE_SECRETS)),
         source=loader.source,
         overrides=tuple(sorted(loader.overrides.items())),
+        platforms=platforms,
+        platform_sections={name: section for name, section in sections.items() if name not in CORE_SECTIONS},
     )
     loader.check_cross_field(cfg)
     redact = cfg.redactor()
     return cfg, [redact(e) for e in loader.errors]
 
 
-def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    platforms: tuple[PlatformSpec, ...] | None = None,
+) -> Config:
     """Read and validate the config file (or defaults), the environment's overrides and the secrets.
 
     Raises ConfigError listing every problem, one per line.
     """
-    cfg, errors = check_config(path, environ)
+    cfg, errors = check_config(path, environ, platforms)
     if errors:
         raise ConfigError("\n".join(errors))
     return cfg
 
 
-def _secrets(env: Mapping[str, str]) -> Secrets:
-    def get(name: str) -> Secret | None:
-        value = env.get(name, "").strip()
-        return Secret(value) if value else None
-
-    return Secrets(**{name.lower(): get(name) for name in SECRET_ENV_VARS})
-
-
-def llm_status(cfg: Config) -> str:
-    """One line for `paperbot config check`: whether LLM TL;DRs are on, and with what."""
-    llm = cfg.llm
-    if not llm.enabled:
-        return "LLM TL;DRs: off (set llm.base_url and llm.model to turn them on)"
-    key = "PAPERBOT_LLM_API_KEY set" if cfg.secrets.paperbot_llm_api_key else "no PAPERBOT_LLM_API_KEY"
-    return (
-        f"LLM TL;DRs: on, {llm.model} at {llm.base_url} ({key}); at most {llm.max_papers_per_day} a day,"
-        f" a digest waits at most {llm.timeout_s:g} s for them"
-    )
-
-
-def missing_secrets(cfg: Config, adapter: str) -> list[str]:
-    """The environment variables `adapter` needs that are not set."""
-    s = cfg.secrets
-    need: list[tuple[str, Secret | None]] = []
-    if adapter == "discord":
-        need = [("DISCORD_TOKEN", s.discord_token)]
-    elif adapter == "slack":
-        need = [("SLACK_BOT_TOKEN", s.slack_bot_token)]
-        if cfg.slack.mode == "socket":
-            need.append(("SLACK_APP_TOKEN", s.slack_app_token))
-        else:
-            need.append(("SLACK_SIGNING_SECRET", s.slack_signing_secret))
-    return [name for name, value in need if value is None]
-
-
-def secret_problems(cfg: Config) -> tuple[list[str], list[str]]:
-    """(errors, notes) about the secrets: a configured adapter without its tokens, half a Slack setup."""
-    errors, notes = [], []
-    if cfg.bot.adapter != "auto":
-        missing = missing_secrets(cfg, cfg.bot.adapter)
-        if missing:
-            errors.append(
-                f"{cfg.origin('bot.adapter')}: {cfg.bot.adapter} needs the environment variable(s) "
-                f"{', '.join(missing)}"
-            )
-    else:
-        s = cfg.secrets
-        missing = missing_secrets(cfg, "slack")
-        if missing and (s.slack_bot_token or s.slack_app_token or s.slack_signing_secret):
-            notes.append(f"Slack tokens are set but not {', '.join(missing)}: Slack will not start")
-    return errors, notes
-
-
-def describe(cfg: Config) -> str:
-    """The effective configuration as TOML-like text; secrets and URL passwords masked."""
-    overridden = dict(cfg.overrides)
-    lines = [f"# effective configuration (from {cfg.source}, and the environment where noted)"]
-    for name in SECTIONS:
-        section = getattr(cfg, name)
-        lines.append(f"\n[{name}]")
-        for sf in fields(section):
-            line = f"{sf.name} = {_toml_value(getattr(section, sf.name))}"
-            var = overridden.get(f"{name}.{sf.name}")
-            lines.append(f"{line}  # from {var}" if var else line)
-    lines.append(f"\n# database file: {cfg.database_path}")
-    lines.append(f"# adapters: {', '.join(cfg.adapters())}")
-    lines.append(f"# {llm_status(cfg)}")
-    lines.append("\n# secrets (from the environment)")
-    for name in SECRET_ENV_VARS:
-        value = getattr(cfg.secrets, name.lower())
-        lines.append(f"# {name}: {'**********' if value else '(not set)'}")
-    return cfg.redactor()("\n".join(lines))
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, date):
-        return value.isoformat()  # a TOML date
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _secrets(env: Mapping[str, str], names: tuple[str, ...]) -> Secrets:
+    values = {name: env.get(name, "").strip() for name in names}
+    return Secrets({name: Secret(value) for name, value in values.items() if value})

@@ -12,23 +12,25 @@ import contextlib
 import re
 import tomllib
 from collections.abc import Callable
+from dataclasses import field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.settings import parse_max_papers, parse_post_time, parse_timezone
 
 Parser = Callable[[Any], Any]
 EnvReader = Callable[[str], Any]
+T = TypeVar("T")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-# Slack ids: U/W users (W on Enterprise Grid), S user groups.
-_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,20}$")
-# Slack command names are lowercase without spaces, at most 32 characters with the slash; the
-# longest paperbot command (`paperbot`, `untrack`, `abstract`) leaves room for 20.
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,19}$")
+
+
+def setting(default: T, parse: Parser, env: EnvReader | None = None) -> T:
+    """A config key: its default and the parser its values (from the file or the environment) go through."""
+    return field(default=default, metadata={"parse": parse, "env": env or env_reader(default)})
 
 
 def expect(kind: type | tuple[type, ...], what: str) -> Parser:
@@ -135,39 +137,6 @@ def dates(value: Any) -> tuple[date, ...]:
             raise ValueError(f"{item!r} is not a date (YYYY-MM-DD)")
         out.append(day)
     return tuple(sorted(set(out)))
-
-
-def managers(value: Any) -> str | tuple[str, ...]:
-    """`"everyone"`, `"admins"`, or a list of Slack user and user-group ids (and `"admins"`)."""
-    if value in ("everyone", "admins"):
-        return str(value)
-    if isinstance(value, str) and _SLACK_ID.match(value):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ValueError(
-            f'{value!r} is not "everyone", "admins" or a list of Slack user or user-group ids '
-            '(e.g. ["U0123ABCD", "S0456EFGH"])'
-        )
-    ids = []
-    for item in value:
-        if item == "admins" or (isinstance(item, str) and _SLACK_ID.match(item)):
-            ids.append(str(item))
-        else:
-            raise ValueError(
-                f"{item!r} is not a Slack user id (U..., W...) or user-group id (S...); "
-                "a profile's ⋮ menu has Copy member ID"
-            )
-    return tuple(dict.fromkeys(ids))
-
-
-def command_prefix(value: Any) -> str:
-    text = expect(str, "a command prefix")(value)
-    if text and not _PREFIX.match(text):
-        raise ValueError(
-            f"{text!r} is not a command prefix: lowercase letters, digits, - and _, at most 20 "
-            'characters, e.g. "pb-" for /pb-track'
-        )
-    return str(text)
 
 
 # -- the environment -----------------------------------------------------------------------------

@@ -84,6 +84,7 @@ class Deliverer:
         self.relevance = relevance  # like: topics and learned ranking, a step after keyword matching
         self.summarizer = summarizer  # LLM TL;DRs ([llm]), when on
         self.adapters = adapters
+        self.command_names = {platform: adapter.command_name for platform, adapter in adapters.items()}
         self.config = config
         self.clock = clock
         self.reporter = reporter
@@ -157,7 +158,7 @@ class Deliverer:
             shown = {e.paper.arxiv_id: e.paper for c, n in targets for e in digest.plan(found[c], n).shown}
             summaries = await self.summarizer.summaries(list(shown.values()))
         times["settings"] = time.perf_counter() - started
-        run = planning.RunCache(summaries)
+        run = planning.RunCache(summaries, self.command_names)
         # The targets' matches are let go of as they are planned: `found` keeps the others'.
         planned = await self._plan_many(found, targets, run, as_of, times)
         unplanned = {c for c, _ in targets if c not in planned}
@@ -316,7 +317,7 @@ class Deliverer:
         other channels of a run. `planned` is the digest a run already wrote to the ledger for it
         (posted like any open digest, with the cards the run made; /digest may have posted it since).
         """
-        run = run or planning.RunCache()
+        run = run or planning.RunCache(names=self.command_names)
         lock = self._channel_locks.setdefault(channel, asyncio.Lock())
         async with lock:
             now = self.clock()

@@ -18,8 +18,10 @@ from typing import NamedTuple
 
 from bot.match_reasons import Reasons
 from bot.models import Card, Link, Paper
+from bot.ports import CommandNaming, slash
 from bot.search import last_update
-from bot.tldr import shorten, tldr
+from bot.textcut import shorten
+from bot.tldr import tldr
 from bot.why import LEARNED, SIMILAR, TRENDING, QueryWhy, Why, learned
 
 AUTHORS_SHOWN = 3
@@ -181,13 +183,13 @@ def header(
     return head, lines
 
 
-def overflow_footer(rest: Sequence[Entry]) -> str:
-    """`+12 more — /papers video retrieval` (the query most of the rest matched)."""
+def overflow_footer(rest: Sequence[Entry], name: CommandNaming = slash) -> str:
+    """`+12 more — /papers video retrieval`: the query most of the rest matched, in `name`'s names."""
     if not rest:
         return ""
     counts = Counter(itertools.chain.from_iterable(map(_queries, rest)))
     top = min(counts, key=lambda q: (-counts[q], q))
-    return f"+{len(rest)} more — /papers {top}"
+    return f"+{len(rest)} more — {name('papers')} {top}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +211,7 @@ _queries = operator.attrgetter("queries")
 _suggested = operator.attrgetter("suggested")
 
 
-def plan(entries: Sequence[Entry], max_papers: int) -> Plan:
+def plan(entries: Sequence[Entry], max_papers: int, name: CommandNaming = slash) -> Plan:
     """The digest of ranked `entries`, capped at `max_papers`; suggestions come after, beyond the cap."""
     if any(map(_suggested, entries)):
         matched = [e for e in entries if not e.suggested]
@@ -225,4 +227,4 @@ def plan(entries: Sequence[Entry], max_papers: int) -> Plan:
         else ()
     )
     head, lines = header(day, shown, len(entries), sorted(read_late))
-    return Plan(head, lines, overflow_footer(rest), shown, rest, day)
+    return Plan(head, lines, overflow_footer(rest, name), shown, rest, day)

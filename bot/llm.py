@@ -26,7 +26,8 @@ from bot.digest import Entry
 from bot.models import ChannelRef, Paper
 from bot.settings import MAX_PAPERS_LIMIT
 from bot.text import has_lone_surrogate, to_plain, visible
-from bot.tldr import sentences, shorten
+from bot.textcut import shorten
+from bot.tldr import sentences
 from storage import Store
 
 if TYPE_CHECKING:

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-# Libraries that are chatty at INFO about every reconnect.
-NOISY = (
-    "discord", "slack_sdk", "slack_bolt", "apscheduler", "aiosqlite", "aiohttp.access", "arxiv", "urllib3",
-)  # fmt: skip
+# Libraries that are chatty at INFO about every reconnect (the chat platforms name theirs).
+NOISY = ("apscheduler", "aiosqlite", "aiohttp.access", "arxiv", "urllib3")
 # The attributes every LogRecord has; anything else was passed as `extra=` and is kept in JSON.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -61,8 +59,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=True)
 
 
-def setup_logging(level: str, fmt: str, redact: Redact, stream: TextIO | None = None) -> logging.Handler:
-    """Send every log record at `level` and above to stderr as `fmt` ("text" or "json")."""
+def setup_logging(
+    level: str, fmt: str, redact: Redact, stream: TextIO | None = None, *, quiet: Iterable[str] = ()
+) -> logging.Handler:
+    """Send every log record at `level` and above to stderr as `fmt` ("text" or "json").
+
+    `quiet`: more loggers that, as NOISY's, show only warnings and errors (the platforms' libraries).
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(redact) if fmt == "json" else TextFormatter(redact))
     handler.set_name("paperbot")
@@ -71,6 +74,6 @@ def setup_logging(level: str, fmt: str, redact: Redact, stream: TextIO | None = 
         root.removeHandler(old)  # a second call (tests call main() repeatedly) replaces the first
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in NOISY:
+    for noisy in (*NOISY, *quiet):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
     return handler

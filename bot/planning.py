@@ -21,7 +21,8 @@ from typing import NamedTuple
 from bot.digest import Entry, Plan, paper_card, plan, with_why
 from bot.match_reasons import Reasons
 from bot.memory import long_lived
-from bot.models import Card, ChannelRef, Paper, Post, ThreadItem
+from bot.models import Card, ChannelRef, Paper, Platform, Post, ThreadItem
+from bot.ports import CommandNaming, slash
 from bot.why import loads as read_why
 from storage.deliveries import NewDigest
 
@@ -66,11 +67,17 @@ class RunCache:
     At 10,000 channels a popular paper is in hundreds of digests. Its title, authors, meta and
     TL;DR are the same in each, and so is what a query matched in it: an entry's `why` record and
     card are made once per paper and query, and shared. Keep one per run (papers change between
-    runs: a comment or DOI arrives). `summaries` are the run's LLM TL;DRs by arXiv id (bot.llm).
+    runs: a comment or DOI arrives). `summaries` are the run's LLM TL;DRs by arXiv id (bot.llm);
+    `names`, how each platform's adapter names commands (a digest's footer mentions /papers).
     """
 
-    def __init__(self, summaries: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        summaries: Mapping[str, str] | None = None,
+        names: Mapping[Platform, CommandNaming] | None = None,
+    ) -> None:
         self.summaries = summaries or {}
+        self.names = names or {}
         self._base: dict[tuple[str, int, str | None], Card] = {}
         self._cards: dict[tuple[str, int, str, str | None], Card] = {}
         # By entry identity: `matches` makes one entry per paper and query, shared by every channel
@@ -243,7 +250,7 @@ def ready(
     out: dict[ChannelRef, Ready] = {}
     with long_lived():
         for channel, entries in found.items():
-            planned = plan(entries, max_papers(channel))
+            planned = plan(entries, max_papers(channel), run.names.get(channel.platform, slash))
             why = tuple(run.why_json(e) for e in planned.shown)
             cards = tuple(run.entry_card(e) for e in planned.shown)
             thread: tuple[ThreadItem, ...] = cards + ((planned.footer,) if planned.footer else ())
@@ -277,7 +284,7 @@ def batches(
     """
     batch, made = Batch(), 0
     for channel, cap in targets:
-        planned = plan(found.pop(channel), cap)
+        planned = plan(found.pop(channel), cap, run.names.get(channel.platform, slash))
         number = len(batch.digests) + 1
         day = planned.day or today
         batch.digests.append(

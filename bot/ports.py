@@ -11,11 +11,20 @@ of guessing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from bot.models import ChannelRef, Command, DirectMessage, Post, Reaction, Reply, ThreadItem
+
+# How users type a core command on a platform: `settings` -> `/settings`, or on Slack
+# `/paperbot settings`. The core names commands in its text through the adapter's.
+CommandNaming = Callable[[str], str]
+
+
+def slash(command: str) -> str:
+    """A core command as Discord and the console name it: `settings` -> `/settings`."""
+    return f"/{command}"
 
 
 class Inbox(Protocol):
@@ -50,6 +59,10 @@ class Adapter(Protocol):
 
     async def stop(self) -> None:
         """Disconnect; safe to call when start failed half-way."""
+
+    def command_name(self, command: str) -> str:
+        """How users type the core `command` here (`/settings`; on Slack `/paperbot settings`)."""
+        ...
 
     async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
         """Post a digest's parent message, the start of its thread; return its platform id."""

@@ -18,7 +18,7 @@ from bot import metrics, planning
 from bot.errors import ChannelUnreachable
 from bot.llm import Summarizer
 from bot.models import Card, ChannelRef, Platform, Post, ThreadItem
-from bot.ports import Adapter
+from bot.ports import Adapter, CommandNaming, slash
 from storage import Store
 from storage.deliveries import DigestRecord, LedgerEntry
 
@@ -34,13 +34,14 @@ class Outcome:
     posted: int = 0
     detail: str = ""
 
-    def describe(self) -> str:
+    def describe(self, name: CommandNaming = slash) -> str:
+        """The outcome for whoever asked (/digest), in the platform's command names."""
         if self.status == "posted":
             return f"Posted a digest with {self.posted} {'paper' if self.posted == 1 else 'papers'}."
         if self.status == "nothing":
             return "Nothing new since the last digest."
         if self.status == "paused":
-            return "Digests are paused in this channel (/settings resume)."
+            return f"Digests are paused in this channel ({name('settings')} resume)."
         if self.status in ("unreachable", "waiting"):
             return f"I cannot post in this channel: {self.detail}"
         return "The digest could not be posted; it will be retried."

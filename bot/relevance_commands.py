@@ -14,6 +14,7 @@ from bot import digest, feedback, similar, why
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
 from bot.models import ChannelRef, ChannelSettings, Paper, Reaction, Reply, Subscription
+from bot.ports import CommandNaming, slash
 from bot.relevance import Relevance
 from storage import Store
 
@@ -104,10 +105,12 @@ async def tracked_lines(store: Store, subs: list[Subscription]) -> list[str]:
     return lines
 
 
-async def learning_line(store: Store, channel: ChannelRef, settings: ChannelSettings) -> str:
+async def learning_line(
+    store: Store, channel: ChannelRef, settings: ChannelSettings, name: CommandNaming = slash
+) -> str:
     """How the channel's reactions shape its digest (for /tracked)."""
     if not settings.learn:
-        return "Learning from reactions is off (/settings learn on)."
+        return f"Learning from reactions is off ({name('settings')} learn on)."
     opinions = await store.reactions.opinions(channel)
     liked = sum(1 for o in opinions if o.net > 0)
     likes, dislikes = await store.reactions.counts(channel)
@@ -124,10 +127,10 @@ async def learning_line(store: Store, channel: ChannelRef, settings: ChannelSett
 
 async def react(ctx: Context, channel: ChannelRef, user_id: str, text: str, value: int) -> Reply:
     """`/like <id>` or `/dislike <id>`: the channel's opinion of a paper, as a 👍 or 👎 on its card would."""
-    name = "like" if value > 0 else "dislike"
+    name = ctx.name("like" if value > 0 else "dislike")
     parsed = parse_arxiv_id(text)
     if parsed is None:
-        raise UserError(f"Usage: /{name} <arXiv id>, e.g. /{name} 2401.01234")
+        raise UserError(f"Usage: {name} <arXiv id>, e.g. {name} 2401.01234")
     arxiv_id = parsed[0]
     paper = await (ctx.arxiv.lookup(arxiv_id) if ctx.arxiv is not None else ctx.store.papers.get(arxiv_id))
     if paper is None:

@@ -27,8 +27,8 @@ import numpy as np
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
 from bot.models import Paper
+from bot.textcut import shorten
 from bot.textmodel import Matrix, TextModel
-from bot.tldr import shorten
 
 PREFIX = "like:"
 MAX_EXAMPLES = 10

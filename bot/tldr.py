@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.text import to_plain
+from bot.textcut import shorten
 
 MAX_CHARS = 300
 
@@ -65,17 +66,6 @@ def _score(sentence: str, index: int) -> float:
     if index == 0:
         score -= 0.5  # abstracts usually open with background
     return score
-
-
-def shorten(text: str, limit: int = MAX_CHARS) -> str:
-    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-") + "…"
 
 
 def tldr(abstract: str, limit: int = MAX_CHARS) -> str:

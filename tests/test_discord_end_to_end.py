@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.discord.render import escape, shorten
+from adapters.discord.render import escape
+from bot.textcut import shorten
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
 from tests.fakes.discord_server import ALICE, PAPERS_ID, TOKEN, FakeDiscord, running
 from tests.fakes.operator import environment, not_due_today, off_topic, paperbot, stopped, write_config

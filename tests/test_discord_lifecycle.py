@@ -11,10 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from adapters.discord import DiscordAdapter
+from adapters.discord.config import DiscordConfig
 from adapters.discord.endpoints import DEFAULT_API_URL, DEFAULT_GATEWAY_URL, redirect
 from adapters.discord.invite import cli_invite_url, invite_url
 from bot.app import App
-from bot.config import Config, DiscordConfig, Secret, Secrets
+from bot.config import Config, Secret, Secrets
 from bot.errors import ConfigError, PlatformAuthError
 from bot.models import ChannelRef, Command, DirectMessage, Reply
 from tests.fakes.discord_server import APP_ID, BOT_ROLE_PERMISSIONS, GUILD_ID, TOKEN, FakeDiscord, running
@@ -105,11 +106,11 @@ async def test_a_token_revoked_while_running_shuts_the_bot_down(fake: FakeDiscor
 def test_from_config_needs_the_token_and_a_real_permission_name(config: Config) -> None:
     with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
         DiscordAdapter.from_config(config)
-    with_token = replace(config, secrets=Secrets(discord_token=Secret("t")))
-    assert DiscordAdapter.from_config(with_token).settings == config.discord
+    with_token = replace(config, secrets=Secrets({"DISCORD_TOKEN": Secret("t")}))
+    assert DiscordAdapter.from_config(with_token).settings == config.section("discord")
     with pytest.raises(ConfigError, match="manage_chanels"):
         DiscordAdapter.from_config(
-            replace(with_token, discord=DiscordConfig(manage_permission="manage_chanels"))
+            with_token.with_section("discord", DiscordConfig(manage_permission="manage_chanels"))
         )
 
 
@@ -127,8 +128,10 @@ def test_the_invite_url_asks_for_exactly_the_permissions_used() -> None:
 
 async def test_paperbot_discord_invite_url(config: Config, fake: FakeDiscord) -> None:
     settings = DiscordConfig(api_url=fake.api_url)
-    good = replace(config, discord=settings, secrets=Secrets(discord_token=Secret(TOKEN)))
-    bad = replace(good, secrets=Secrets(discord_token=Secret("wrong")))
+    good = replace(
+        config.with_section("discord", settings), secrets=Secrets({"DISCORD_TOKEN": Secret(TOKEN)})
+    )
+    bad = replace(good, secrets=Secrets({"DISCORD_TOKEN": Secret("wrong")}))
     missing = replace(good, secrets=Secrets())
     results = []
     for cfg in (good, bad, missing):

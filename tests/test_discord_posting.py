@@ -11,10 +11,11 @@ import discord
 import pytest
 
 from adapters.discord import DiscordAdapter
+from adapters.discord.config import DiscordConfig
 from adapters.discord.posting import forum_tags
 from adapters.discord.render import card_embed, escape, parent_text
 from bot.app import App
-from bot.config import ArxivConfig, Config, DiscordConfig, Secret
+from bot.config import ArxivConfig, Config, Secret
 from bot.errors import ChannelUnreachable
 from bot.models import Card, ChannelRef, Command, DirectMessage, Link, Platform, Post, Reply, UserRef
 from tests.fakes.arxiv_server import load_sample

@@ -15,8 +15,9 @@ import pytest
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.buttons import reaction_value
+from adapters.discord.config import DiscordConfig
 from bot.app import App
-from bot.config import Config, DiscordConfig, Secret
+from bot.config import Config, Secret
 from bot.models import ChannelRef, Platform
 from tests.conftest import NOW
 from tests.fakes.clock import Clock

@@ -17,7 +17,8 @@ import pytest
 
 from bot import cli
 from bot.app import App
-from bot.config import Config, LlmConfig, Secret, describe, load_config
+from bot.config import Config, LlmConfig, Secret, Secrets, load_config
+from bot.config_check import describe
 from bot.errors import ConfigError
 from bot.llm import clean
 from bot.models import ChannelRef, Platform
@@ -42,7 +43,9 @@ async def llm() -> AsyncIterator[FakeOpenAI]:
 
 def with_llm(config: Config, fake: FakeOpenAI, **options: object) -> Config:
     settings = replace(LlmConfig(base_url=fake.base_url, model="tiny-model", timeout_s=5.0), **options)  # type: ignore[arg-type]
-    return replace(config, llm=settings, secrets=replace(config.secrets, paperbot_llm_api_key=Secret(KEY)))
+    return replace(
+        config, llm=settings, secrets=Secrets({**config.secrets.by_name, "PAPERBOT_LLM_API_KEY": Secret(KEY)})
+    )
 
 
 async def digest_of(

@@ -24,10 +24,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.console import ConsoleAdapter
 from adapters.slack import SlackAdapter
+from adapters.slack.config import SlackConfig
 from bot import health, metrics
 from bot.app import App
 from bot.arxiv_calendar import ARXIV_TZ
-from bot.config import ArxivConfig, Config, OpsConfig, Secret, SlackConfig
+from bot.config import ArxivConfig, Config, OpsConfig, Secret
 from bot.errors import ConfigError
 from bot.models import ChannelRef, Platform
 from tests.conftest import GENERAL, command
@@ -191,7 +192,7 @@ async def test_slack_http_mode_shares_its_port(config: Config, fake_slack: FakeS
     port = free_port()
     settings = SlackConfig(api_url=fake_slack.api_url, mode="http", http_host="127.0.0.1", http_port=port)
     adapter = SlackAdapter(Secret(BOT_TOKEN), None, Secret(SIGNING_SECRET), settings, posts_per_second=0)
-    async with App(with_ops(replace(config, slack=settings), port), [adapter]) as app:
+    async with App(with_ops(config.with_section("slack", settings), port), [adapter]) as app:
         assert app.ops is None  # no server of its own: the routes are on Slack's
         status, _, body = await get(port, "/healthz")
         assert status == 200 and body["checks"]["adapters"]["slack"] == {"connected": True}

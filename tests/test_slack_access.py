@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from adapters.slack import SlackAdapter
+from adapters.slack.config import SlackConfig
 from bot.app import App
-from bot.config import Config, Secret, SlackConfig
+from bot.config import Config, Secret
 from bot.models import ChannelRef, Platform
 from tests.fakes.slack_server import (
     ADA,
@@ -44,7 +44,7 @@ async def fake() -> AsyncIterator[FakeSlack]:
 def started(config: Config, fake: FakeSlack, managers: Any, prefix: str = "") -> App:
     settings = SlackConfig(api_url=fake.api_url, managers=managers, command_prefix=prefix)
     adapter = SlackAdapter(Secret(BOT_TOKEN), Secret(APP_TOKEN), None, settings, posts_per_second=0)
-    return App(replace(config, slack=settings), [adapter])
+    return App(config.with_section("slack", settings), [adapter])
 
 
 async def run(fake: FakeSlack, command: str, text: str, user: dict[str, str]) -> dict[str, Any]:

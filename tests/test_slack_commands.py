@@ -18,9 +18,10 @@ import yaml
 
 from adapters.slack import SlackAdapter
 from adapters.slack.commands import SLASH_COMMANDS, UMBRELLA, to_command
+from adapters.slack.config import SlackConfig
 from adapters.slack.render import ABSTRACT_ACTION
 from bot.app import App
-from bot.config import Config, Secret, SlackConfig
+from bot.config import Config, Secret
 from bot.errors import PlatformAuthError
 from bot.models import ChannelRef, Platform
 from tests.fakes.arxiv_server import FakeArxiv, load_sample

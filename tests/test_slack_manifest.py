@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,15 @@ import pytest
 import yaml
 
 from adapters.slack import SlackAdapter
+from adapters.slack.config import SlackConfig
 from adapters.slack.manifest import cli_manifest, render
 from adapters.slack.names import OWN_COMMANDS, UMBRELLA_COMMANDS, CommandNames
+from bot import channel_matches, digest
 from bot.app import App
 from bot.commands import COMMANDS
-from bot.config import Config, Secret, SlackConfig, load_config
-from bot.models import ChannelRef, Platform, Post
+from bot.config import Config, Secret, load_config
+from bot.models import ChannelRef, Platform, Post, Subscription
+from tests.fakes.arxiv_server import load_sample
 from tests.fakes.operator import paperbot
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, PAPERS, TEAM_ID, FakeSlack, running
 
@@ -119,7 +122,7 @@ async def test_with_a_prefix_the_bot_answers_the_manifest_commands_and_names_the
     config: Config, fake: FakeSlack
 ) -> None:
     settings = SlackConfig(api_url=fake.api_url, command_prefix="pb-")
-    config = replace(config, slack=settings)
+    config = config.with_section("slack", settings)
     adapter = SlackAdapter(Secret(BOT_TOKEN), Secret(APP_TOKEN), None, settings, posts_per_second=0)
     async with App(config, [adapter]):
         for command in commands_of(parsed(render(config))):
@@ -142,10 +145,16 @@ async def test_with_a_prefix_the_bot_answers_the_manifest_commands_and_names_the
 async def test_a_digest_footer_names_the_prefixed_command(config: Config, fake: FakeSlack) -> None:
     settings = SlackConfig(api_url=fake.api_url, command_prefix="pb-")
     adapter = SlackAdapter(Secret(BOT_TOKEN), Secret(APP_TOKEN), None, settings, posts_per_second=0)
-    async with App(replace(config, slack=settings), [adapter]):
-        channel = ChannelRef(Platform.SLACK, TEAM_ID, PAPERS, "papers")
+    channel = ChannelRef(Platform.SLACK, TEAM_ID, PAPERS, "papers")
+    tracked = Subscription(1, channel, "video retrieval", "video retrieval", "U1", datetime.now(UTC))
+    papers = [(p, datetime.now(UTC)) for p in load_sample() if "video retrieval" in p.title.casefold()]
+    # The core names the command in the footer as the adapter does: a digest of 1 with 5 more.
+    planned = digest.plan(
+        channel_matches.matches([tracked], papers[:6], {})[channel], 1, adapter.command_name
+    )
+    async with App(config.with_section("slack", settings), [adapter]):
         post = Post("arXiv digest for Fri 20 Nov 2026: 20 new papers", ("video retrieval: 20",))
         parent = await adapter.post_parent(channel, post, "d1.p")
-        await adapter.post_reply(channel, parent, "+5 more — /papers video retrieval", "d1.f")
+        await adapter.post_reply(channel, parent, planned.footer, "d1.f")
     [footer] = fake.thread(PAPERS, parent)
     assert footer.text == "+5 more — /pb-papers video retrieval"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -14,10 +15,11 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter
+from adapters.slack.config import SlackConfig
 from adapters.slack.posting import Pacer
 from adapters.slack.render import ABSTRACT_ACTION, MAX_HEADER, escape, reply_messages
 from bot.app import App
-from bot.config import Config, Secret, SlackConfig
+from bot.config import Config, Secret
 from bot.errors import ChannelUnreachable, PaperbotError
 from bot.models import Card, ChannelRef, Link, Platform, Post, Reply
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
@@ -325,3 +327,23 @@ async def test_slack_unreachable_at_start_is_a_clear_error() -> None:
     with pytest.raises(PaperbotError, match=r"cannot reach Slack at http://127\.0\.0\.1:9/api/"):
         await adapter.start(Inbox())
     await adapter.stop()
+
+
+async def test_bolts_token_unused_warning_is_quiet_only_while_the_adapter_runs(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bolt = logging.getLogger("slack_bolt.AsyncApp")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # bolt reads it and warns that our client wins
+    before = list(bolt.filters)
+    adapter = slack_adapter(fake)
+    assert bolt.filters == before  # importing and building the adapter install nothing
+    with caplog.at_level(logging.WARNING, logger="slack_bolt"):
+        await adapter.start(Inbox())
+        try:
+            assert len(bolt.filters) == len(before) + 1
+            assert "will be unused" not in caplog.text
+        finally:
+            await adapter.stop()
+    assert bolt.filters == before
+    bolt.warning("`token` will be unused")  # once stopped, bolt's logger is its own again
+    assert "will be unused" in caplog.text

@@ -16,9 +16,10 @@ import yaml
 
 from adapters.slack import SlackAdapter
 from adapters.slack.commands import reaction_value
+from adapters.slack.config import SlackConfig
 from adapters.slack.render import ABSTRACT_ACTION, BIBTEX_ACTION, MORE_LIKE_ACTION
 from bot.app import App
-from bot.config import Config, Secret, SlackConfig
+from bot.config import Config, Secret
 from bot.models import ChannelRef, Platform
 from tests.conftest import NOW
 from tests.fakes.clock import Clock

@@ -18,16 +18,18 @@ from datetime import datetime
 import aiohttp
 import discord
 
+from adapters.discord import quiet_voice
 from adapters.discord.buttons import ABSTRACT, BIBTEX, CardButton, reaction_value
 from adapters.discord.commands import SlashCommands
+from adapters.discord.config import TOKEN, DiscordConfig, discord_config
 from adapters.discord.endpoints import redirect
 from adapters.discord.invite import TOKEN_HELP
 from adapters.discord.posting import Poster
 from adapters.discord.render import discord_files, reply_messages
-from bot.config import Config, DiscordConfig, Secret
+from bot.config import Config, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
 from bot.models import ChannelRef, DirectMessage, Platform, Post, Reaction, Reply, ThreadItem, UserRef
-from bot.ports import Inbox
+from bot.ports import Inbox, slash
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +90,10 @@ class DiscordAdapter:
 
     @classmethod
     def from_config(cls, config: Config) -> DiscordAdapter:
-        if config.secrets.discord_token is None:
+        token = config.secrets.get(TOKEN)
+        if token is None:
             raise ConfigError(f"the discord adapter needs DISCORD_TOKEN: {TOKEN_HELP}")
-        return cls(config.secrets.discord_token, config.discord)
+        return cls(token, discord_config(config))
 
     @property
     def client(self) -> discord.Client:
@@ -112,6 +115,7 @@ class DiscordAdapter:
     async def start(self, inbox: Inbox) -> None:
         """Log in, connect the gateway, wait for READY, sync the slash commands."""
         self._inbox = inbox
+        quiet_voice()
         self._undo_redirect = redirect(self.settings.api_url, self.settings.gateway_url)
         intents = discord.Intents.none()
         intents.guilds = True
@@ -191,6 +195,9 @@ class DiscordAdapter:
                 "(`paperbot discord invite-url`)"
             ) from None
         log.info("synced %d slash commands to server %d", len(synced), guild_id)
+
+    def command_name(self, command: str) -> str:
+        return slash(command)
 
     async def stop(self) -> None:
         """Close the gateway and HTTP session; safe after a failed or no start."""

@@ -2,8 +2,8 @@
 
 discord.py has no per-client base URL: REST routes are built from the class
 attribute `Route.BASE` and the gateway from `DiscordWebSocket.DEFAULT_GATEWAY`.
-Tests and proxies set `discord.api_url` / `discord.gateway_url`; the canary test
-in tests/test_discord_endpoints.py fails if discord.py moves either attribute.
+Tests and proxies set `discord.api_url` / `discord.gateway_url`; a canary test
+in tests/test_discord_lifecycle.py fails if discord.py moves either attribute.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import discord.gateway
 import discord.http
 import yarl
 
-DEFAULT_API_URL = "https://discord.com/api/v10"
-DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+from adapters.discord.config import DEFAULT_API_URL as DEFAULT_API_URL
+from adapters.discord.config import DEFAULT_GATEWAY_URL as DEFAULT_GATEWAY_URL
 
 
 def redirect(api_url: str, gateway_url: str) -> Callable[[], None]:

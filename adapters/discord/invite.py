@@ -14,6 +14,8 @@ from typing import TextIO
 import aiohttp
 import discord
 
+from adapters.discord import quiet_voice
+from adapters.discord.config import TOKEN, discord_config
 from adapters.discord.endpoints import DEFAULT_GATEWAY_URL, redirect
 from bot.config import Config
 from bot.errors import PlatformAuthError
@@ -47,6 +49,7 @@ def invite_url(application_id: int) -> str:
 
 async def fetch_application_id(token: str, api_url: str) -> int:
     """The application id behind a bot token (`GET /oauth2/applications/@me`)."""
+    quiet_voice()
     undo = redirect(api_url, DEFAULT_GATEWAY_URL)
     try:
         # The guilds intent only keeps discord.py from warning about its absence: login() opens no gateway.
@@ -76,7 +79,7 @@ def cli_invite_url(
             return 2
         print(invite_url(int(client_id.strip())), file=out)
         return 0
-    token = config.secrets.discord_token
+    token = config.secrets.get(TOKEN)
     if token is None:
         print(
             f"paperbot: pass --client-id with the application id (Developer Portal → General Information → "
@@ -85,7 +88,7 @@ def cli_invite_url(
         )
         return 2
     try:
-        application_id = asyncio.run(fetch_application_id(token.reveal(), config.discord.api_url))
+        application_id = asyncio.run(fetch_application_id(token.reveal(), discord_config(config).api_url))
     except PlatformAuthError as exc:
         print(f"paperbot: {exc}", file=err)
         return 2

@@ -16,6 +16,7 @@ import discord
 from bot.highlight import marked
 from bot.models import Card, Post, Reply
 from bot.plaintext import reply_markdown
+from bot.textcut import shorten, split_lines
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
@@ -40,30 +41,9 @@ def escape(text: str) -> str:
     return discord.utils.escape_markdown(text)
 
 
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:
     """`text` in chunks of at most `limit` characters, cut at line breaks where possible."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # a single overlong line: cut it hard
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not chunks:
-        chunks.append(current)
-    return chunks
+    return split_lines(text, limit)
 
 
 def card_embed(card: Card) -> discord.Embed:

@@ -32,9 +32,10 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.access import Managers
 from adapters.slack.commands import Listeners
+from adapters.slack.config import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, SlackConfig, slack_config
 from adapters.slack.names import CommandNames
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error
-from bot.config import Config, Secret, SlackConfig
+from bot.config import Config, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
 from bot.models import ChannelRef, Post, ThreadItem
 from bot.ports import Inbox
@@ -50,8 +51,8 @@ class _NoTokenSkippedWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+# Bolt's logger; the filter is on it only while an adapter runs (importing this module changes nothing).
 _bolt_log = logging.getLogger("slack_bolt.AsyncApp")
-_bolt_log.addFilter(_NoTokenSkippedWarning())
 
 
 def _refuse_malformed_timestamps(slack_path: str) -> Middleware:
@@ -109,16 +110,16 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
         self._shared_routes: list[web.RouteDef] = []  # the ops routes, when they share our port
         self.names = CommandNames(self.settings.command_prefix)
+        self._quiet_bolt = _NoTokenSkippedWarning()
         self.http_port = 0  # HTTP mode: the port actually bound (the configured one, or a free one for 0)
 
     @classmethod
     def from_config(cls, config: Config) -> SlackAdapter:
         secrets = config.secrets
-        if secrets.slack_bot_token is None:
+        bot_token = secrets.get(BOT_TOKEN)
+        if bot_token is None:
             raise ConfigError(f"the slack adapter needs SLACK_BOT_TOKEN: {TOKEN_HELP}")
-        return cls(
-            secrets.slack_bot_token, secrets.slack_app_token, secrets.slack_signing_secret, config.slack
-        )
+        return cls(bot_token, secrets.get(APP_TOKEN), secrets.get(SIGNING_SECRET), slack_config(config))
 
     def _web_client(self, token: str) -> AsyncWebClient:
         return AsyncWebClient(
@@ -137,9 +138,10 @@ class SlackAdapter:
     async def start(self, inbox: Inbox) -> None:
         """Check the tokens, then connect Socket Mode or start serving HTTP."""
         client = self._client = self._web_client(self._bot_token.reveal())
-        self._poster = Poster(client, self._pacer, self.names)
+        self._poster = Poster(client, self._pacer)
         identity = await self._check("SLACK_BOT_TOKEN", client.auth_test())
         http = self.settings.mode == "http"
+        _bolt_log.addFilter(self._quiet_bolt)  # before AsyncApp(), which warns; stop() takes it off
         app = AsyncApp(
             client=client,
             signing_secret=self._signing_secret.reveal() if self._signing_secret else "",
@@ -230,10 +232,15 @@ class SlackAdapter:
         session = client.current_session
         return not client.closed and not client.stale and session is not None and not session.closed
 
+    def command_name(self, command: str) -> str:
+        """`settings` -> `/paperbot settings`, `track` -> `/track`, with the configured prefix."""
+        return self.names.slash(command)
+
     async def stop(self) -> None:
         """Close the Socket Mode connection or the HTTP server; safe after a failed or no start."""
         socket, runner = self._socket, self._runner
         self._socket = self._runner = None
+        _bolt_log.removeFilter(self._quiet_bolt)
         if socket is not None:
             with contextlib.suppress(Exception):
                 await socket.close_async()  # type: ignore[no-untyped-call]

@@ -85,15 +85,10 @@ def reaction_value(name: str) -> int | None:
     return 1 if base in LIKES else -1 if base in DISLIKES else None
 
 
-def renamed(reply: Reply, names: CommandNames) -> Reply:
-    """The reply with its mentions of commands as this app's names (`/track` -> `/pb-track`)."""
-    return dataclasses.replace(reply, text=names.rewrite(reply.text))
-
-
-async def respond_with(respond: AsyncRespond, reply: Reply, names: CommandNames = DEFAULT_NAMES) -> None:
+async def respond_with(respond: AsyncRespond, reply: Reply) -> None:
     """The core's reply through a response URL (Slack accepts five posts to one URL)."""
     response_type = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
-    for message in reply_messages(renamed(reply, names))[:5]:
+    for message in reply_messages(reply)[:5]:
         await _send(respond, message, response_type=response_type)
 
 
@@ -178,13 +173,12 @@ class Listeners:
             reply = await self._invite_hint(cmd.channel, reply)
         if page_count(reply) > 1:
             # /papers 100: one message a page, with buttons, rather than five messages of cards.
-            reply = renamed(reply, self.names)
             token = self.lists.keep(reply)
             response_type = "in_channel" if reply.visibility is Visibility.CHANNEL else "ephemeral"
             message = page_message(reply, 0, lambda p: page_value(token, p))
             await _send(respond, message, response_type=response_type)
             return
-        await respond_with(respond, reply, self.names)
+        await respond_with(respond, reply)
 
     async def on_page_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """‹ Previous / Next › of a long list: the same message shows another page."""
@@ -243,7 +237,7 @@ class Listeners:
         reply = await self.inbox.command(cmd)
         # Only the person who clicked sees it, without touching the digest card.
         ephemeral = dataclasses.replace(reply, visibility=Visibility.EPHEMERAL)
-        await respond_with(respond, ephemeral, self.names)
+        await respond_with(respond, ephemeral)
 
     async def on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         """A 👍 or 👎 put on or taken off a message: the core keeps it if the message is a card."""
@@ -265,9 +259,7 @@ class Listeners:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         user = UserRef(Platform.SLACK, str(event.get("user", "")))
-        reply = renamed(
-            await self.inbox.direct_message(DirectMessage(user, str(event.get("text") or ""))), self.names
-        )
+        reply = await self.inbox.direct_message(DirectMessage(user, str(event.get("text") or "")))
         channel_id = str(event.get("channel", ""))
         try:
             for message in reply_messages(reply):

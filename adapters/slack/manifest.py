@@ -13,6 +13,7 @@ import re
 import sys
 from typing import Any, TextIO
 
+from adapters.slack.config import slack_config
 from adapters.slack.names import CommandNames
 from bot.config import Config
 
@@ -57,7 +58,7 @@ _YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "~",
 
 def scopes(config: Config) -> list[str]:
     """The bot scopes paperbot needs with this config."""
-    managers = config.slack.managers
+    managers = slack_config(config).managers
     extra = []
     if managers == "admins" or (isinstance(managers, tuple) and "admins" in managers):
         extra.append("users:read")
@@ -68,7 +69,7 @@ def scopes(config: Config) -> list[str]:
 
 def build(config: Config, request_url: str | None = None) -> dict[str, Any]:
     """The manifest as data; with `request_url`, for HTTP mode (Socket Mode off)."""
-    names = CommandNames(config.slack.command_prefix)
+    names = CommandNames(slack_config(config).command_prefix)
     commands = []
     for slash in names.all:
         core = names.own.get(slash, "paperbot")
@@ -152,10 +153,10 @@ def cli_manifest(
 ) -> int:
     """`paperbot slack manifest`: print the manifest; 2 when HTTP mode lacks its request URL."""
     out, err = out or sys.stdout, err or sys.stderr
-    if config.slack.mode == "http" and not request_url:
+    if slack_config(config).mode == "http" and not request_url:
         print(
             "paperbot: slack.mode is http: pass --request-url https://your-host"
-            f"{config.slack.http_path} (where Slack reaches paperbot)",
+            f"{slack_config(config).http_path} (where Slack reaches paperbot)",
             file=err,
         )
         return 2

@@ -2,12 +2,12 @@
 
 Slash command names are workspace-wide on Slack: another app may already own `/track` or
 `/digest`. One `CommandNames` decides every name the bot listens to, the manifest declares
-and the replies mention, so the three never disagree.
+and the replies mention (the core names commands through `SlackAdapter.command_name`), so
+the three never disagree.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 # The core commands with a slash command of their own, in the manifest's order.
@@ -17,11 +17,6 @@ OWN_COMMANDS = ("track", "untrack", "tracked", "papers", "abstract", "bibtex", "
 UMBRELLA_NAME = "paperbot"
 UMBRELLA_ONLY = ("help", "settings", "like", "dislike")
 UMBRELLA_COMMANDS = frozenset({*UMBRELLA_ONLY, *OWN_COMMANDS})
-
-# A core command as the core's text mentions it: `/track`, `/settings resume`; not inside a path.
-_MENTION = re.compile(
-    r"(?<![\w/-])/(" + "|".join(sorted(UMBRELLA_COMMANDS, key=len, reverse=True)) + r")(?![\w-])"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +44,6 @@ class CommandNames:
     def all(self) -> tuple[str, ...]:
         """Every Slack command of the app: what the manifest declares and the bot listens to."""
         return (*self.own, self.umbrella)
-
-    def rewrite(self, text: str) -> str:
-        """Mentions of commands as Slack names: `/track` -> `/pb-track`, `/help` -> `/pb-paperbot help`."""
-        return _MENTION.sub(lambda m: self.slash(m.group(1)), text)
 
 
 DEFAULT_NAMES = CommandNames()

@@ -23,7 +23,6 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.names import DEFAULT_NAMES, CommandNames
 from adapters.slack.render import Message, footer_message, item_message, parent_message
 from bot.errors import ChannelUnreachable, PlatformAuthError
 from bot.models import Card, ChannelRef, Post, ThreadItem
@@ -104,10 +103,9 @@ class Pacer:
 class Poster:
     """Posts digest messages (and replies) through the bot's Web API client."""
 
-    def __init__(self, client: AsyncWebClient, pacer: Pacer, names: CommandNames = DEFAULT_NAMES) -> None:
+    def __init__(self, client: AsyncWebClient, pacer: Pacer) -> None:
         self.client = client
         self.pacer = pacer
-        self.names = names  # the footer's `/papers x` reads `/pb-papers x` with a command prefix
         self._unreadable: set[str] = set()  # channels we could not read back (told once)
 
     async def send(
@@ -138,7 +136,7 @@ class Poster:
         if isinstance(item, Card):
             message, metadata = item_message(item), _metadata(key, arxiv_id=item.paper_id)
         else:
-            message, metadata = footer_message(self.names.rewrite(item)), _metadata(key)
+            message, metadata = footer_message(item), _metadata(key)
         async with _mapped_errors(channel):
             return await self.send(channel.channel_id, message, thread_ts=parent, metadata=metadata)
 

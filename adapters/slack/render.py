@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.slack.names import DEFAULT_NAMES
 from bot.highlight import marked
 from bot.models import Card, Post, Reply
+from bot.textcut import shorten, split_lines
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -51,28 +51,9 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary where one is near, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
 def _link(url: str, label: str) -> str:
     # Inside <url|label>, '|' and '>' would end the label early.
     return f"<{url}|{escape(label).replace('|', '¦')}>"
-
-
-def slack_commands(text: str) -> str:
-    """The core's help names `/settings` and `/help`; on Slack they live under `/paperbot`.
-
-    Text the adapter already rewrote for a command prefix passes through unchanged.
-    """
-    return DEFAULT_NAMES.rewrite(text)
 
 
 def section(mrkdwn: str) -> Block:
@@ -81,24 +62,7 @@ def section(mrkdwn: str) -> Block:
 
 def sections(mrkdwn: str) -> list[Block]:
     """Long text as as many sections as needed, cut at line breaks where possible."""
-    blocks: list[Block] = []
-    current = ""
-    for line in mrkdwn.split("\n"):
-        while len(line) > MAX_SECTION:
-            if current:
-                blocks.append(section(current))
-                current = ""
-            blocks.append(section(shorten(line, MAX_SECTION)))
-            line = ""
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > MAX_SECTION:
-            blocks.append(section(current))
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        blocks.append(section(current))
-    return blocks
+    return [section(chunk) for chunk in split_lines(mrkdwn, MAX_SECTION, shorten_long=True) if chunk.strip()]
 
 
 def code_blocks(code: str) -> list[Block]:
@@ -190,7 +154,7 @@ def reply_messages(reply: Reply) -> list[Message]:
     A reply about one paper (an abstract) is that paper's card, with the reply's text as the
     fallback; a list of papers is the text followed by compact cards.
     """
-    text = slack_commands(reply.text)
+    text = reply.text
     if reply.code:
         blocks = [*(sections(escape(text)) if text else []), *code_blocks(reply.code)]
         fallback = escape(shorten(text or reply.code, MAX_FALLBACK))
@@ -223,7 +187,7 @@ def page_message(reply: Reply, page: int, value: Callable[[int], str]) -> Messag
     page = min(max(page, 0), pages - 1)
     first = page * CARDS_PER_PAGE
     cards = reply.cards[first : first + CARDS_PER_PAGE]
-    text = slack_commands(reply.text)
+    text = reply.text
     blocks = sections(escape(text))[:2] if text else []
     for card in cards:
         blocks.extend(card_blocks(card, compact=True))
@@ -265,5 +229,4 @@ def item_message(card: Card) -> Message:
 
 def footer_message(footer: str) -> Message:
     """A line of text in a digest's thread (the "+12 more" footer)."""
-    text = slack_commands(footer)
-    return Message(escape(shorten(text, MAX_FALLBACK)), sections(escape(text))[:MAX_BLOCKS])
+    return Message(escape(shorten(footer, MAX_FALLBACK)), sections(escape(footer))[:MAX_BLOCKS])

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.errors import ChannelUnreachable
 from bot.models import Card, ChannelRef, Platform, Post, ThreadItem
-from bot.ports import Inbox
+from bot.ports import Inbox, slash
 
 
 class Crash(Exception):
@@ -45,6 +45,9 @@ class RecordingAdapter:
     async def start(self, inbox: Inbox) -> None:
         self.inbox = inbox
         self.started = True
+
+    def command_name(self, command: str) -> str:
+        return slash(command)
 
     async def stop(self) -> None:
         self.stopped = True
