@@ -45,24 +45,12 @@ class Inbox(Protocol):
         """The adapter's input ended (console EOF) or it cannot go on: shut the bot down."""
 
 
-class Adapter(Protocol):
-    """One chat platform.
+class MessagePoster(Protocol):
+    """The port's posting side: one digest parent, one item in its thread, and reading back.
 
     The posting methods raise `bot.errors.ChannelUnreachable` when the channel cannot be posted
     to (deleted, bot removed, no permission); anything else they raise is a failure to retry.
     """
-
-    name: str
-
-    async def start(self, inbox: Inbox) -> None:
-        """Connect and begin delivering events to `inbox`; return once connected."""
-
-    async def stop(self) -> None:
-        """Disconnect; safe to call when start failed half-way."""
-
-    def command_name(self, command: str) -> str:
-        """How users type the core `command` here (`/settings`; on Slack `/paperbot settings`)."""
-        ...
 
     async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
         """Post a digest's parent message, the start of its thread; return its platform id."""
@@ -85,4 +73,43 @@ class Adapter(Protocol):
         otherwise in that parent's thread. Returns delivery key -> platform message id for each
         one found. A platform that cannot be read back (the console) returns {}.
         """
+        ...
+
+
+class PostsThroughPoster:
+    """An adapter whose posting methods are its `poster`'s, made when the adapter starts."""
+
+    @property
+    def poster(self) -> MessagePoster:
+        raise NotImplementedError
+
+    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
+        return await self.poster.post_parent(channel, post, key)
+
+    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
+        return await self.poster.post_reply(channel, parent, item, key)
+
+    async def find_posted(
+        self,
+        channel: ChannelRef,
+        parent: str | None,
+        wanted: Mapping[str, Post | ThreadItem],
+        since: datetime,
+    ) -> dict[str, str]:
+        return await self.poster.find_posted(channel, parent, wanted, since)
+
+
+class Adapter(MessagePoster, Protocol):
+    """One chat platform: started, stopped, naming commands, and posting (`MessagePoster`)."""
+
+    name: str
+
+    async def start(self, inbox: Inbox) -> None:
+        """Connect and begin delivering events to `inbox`; return once connected."""
+
+    async def stop(self) -> None:
+        """Disconnect; safe to call when start failed half-way."""
+
+    def command_name(self, command: str) -> str:
+        """How users type the core `command` here (`/settings`; on Slack `/paperbot settings`)."""
         ...

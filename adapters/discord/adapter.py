@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable
 
 import aiohttp
 import discord
@@ -28,8 +27,8 @@ from adapters.discord.posting import Poster
 from adapters.discord.render import discord_files, reply_messages
 from bot.config import Config, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
-from bot.models import ChannelRef, DirectMessage, Platform, Post, Reaction, Reply, ThreadItem, UserRef
-from bot.ports import Inbox, slash
+from bot.models import ChannelRef, DirectMessage, Platform, Reaction, Reply, UserRef
+from bot.ports import Inbox, PostsThroughPoster, slash
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class _Client(discord.Client):
         await self._adapter.on_card_button(interaction, action, paper_id)
 
 
-class DiscordAdapter:
+class DiscordAdapter(PostsThroughPoster):
     """paperbot on Discord through discord.py."""
 
     name = "discord"
@@ -220,21 +219,6 @@ class DiscordAdapter:
         if self._poster is None or self._client is None:
             raise RuntimeError("the Discord adapter is not started")
         return self._poster
-
-    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
-        return await self.poster.post_parent(channel, post, key)
-
-    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
-        return await self.poster.post_reply(channel, parent, item, key)
-
-    async def find_posted(
-        self,
-        channel: ChannelRef,
-        parent: str | None,
-        wanted: Mapping[str, Post | ThreadItem],
-        since: datetime,
-    ) -> dict[str, str]:
-        return await self.poster.find_posted(channel, parent, wanted, since)
 
     # -- events ------------------------------------------------------------
 

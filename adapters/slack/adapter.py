@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Sequence
 
 import aiohttp
 from aiohttp import web
@@ -37,8 +36,7 @@ from adapters.slack.names import CommandNames
 from adapters.slack.posting import AUTH_ERRORS, Pacer, Poster, slack_error
 from bot.config import Config, Secret
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable
-from bot.models import ChannelRef, Post, ThreadItem
-from bot.ports import Inbox
+from bot.ports import Inbox, PostsThroughPoster
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +79,7 @@ TOKEN_HELP = (
 )
 
 
-class SlackAdapter:
+class SlackAdapter(PostsThroughPoster):
     """paperbot on Slack through slack-bolt."""
 
     name = "slack"
@@ -254,18 +252,3 @@ class SlackAdapter:
         if self._poster is None:
             raise RuntimeError("the Slack adapter is not started")
         return self._poster
-
-    async def post_parent(self, channel: ChannelRef, post: Post, key: str) -> str:
-        return await self.poster.post_parent(channel, post, key)
-
-    async def post_reply(self, channel: ChannelRef, parent: str, item: ThreadItem, key: str) -> str:
-        return await self.poster.post_reply(channel, parent, item, key)
-
-    async def find_posted(
-        self,
-        channel: ChannelRef,
-        parent: str | None,
-        wanted: Mapping[str, Post | ThreadItem],
-        since: datetime,
-    ) -> dict[str, str]:
-        return await self.poster.find_posted(channel, parent, wanted, since)
