@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from pytest import MonkeyPatch
 
 from bot import channel_matches, delivery, digest, metrics, planning
-from bot.app import App, slot_job_id
+from bot.app import App
 from bot.config import Config
+from bot.jobs import slot_job_id
 from bot.models import ChannelRef, Paper, Platform, Subscription
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
@@ -86,7 +87,7 @@ async def test_a_digest_is_one_parent_and_a_thread_of_ranked_cards(config: Confi
             ],
         )
         clock.now = DELIVER_AT
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
     assert outcome.status == "posted" and outcome.posted == 3
     [parent] = parents(adapter)
     # Thursday's paper reached the store only on Friday: a missed day, read later, and said so.
@@ -103,8 +104,8 @@ async def test_a_second_delivery_and_a_replacement_post_nothing(config: Config) 
     async with App(config, [adapter], clock=clock) as app:
         await track(app, "video retrieval")
         await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
-        assert (await app.deliver_channels([GENERAL]))[0].posted == 1
-        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].posted == 1
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "nothing"
         # The next day brings v2 of the same paper as a replacement: not a new paper.
         await harvest(
             app,
@@ -112,7 +113,7 @@ async def test_a_second_delivery_and_a_replacement_post_nothing(config: Config) 
             [paper(1, "Video Retrieval at Scale (v2)", version=2, announce_type="replace")],
             at=HARVESTED_AT + timedelta(days=1),
         )
-        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "nothing"
     assert len(adapter.messages) == 2
 
 
@@ -122,7 +123,7 @@ async def test_a_subscription_gets_only_papers_harvested_after_it(config: Config
         await app.store.papers.upsert_many([paper(1, "Video Retrieval at Scale")], HARVESTED_AT)
         clock.now = HARVESTED_AT + timedelta(hours=1)
         await track(app, "video retrieval")
-        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "nothing"
 
 
 async def test_cross_lists_are_new_for_a_channel_that_did_not_get_the_paper(config: Config) -> None:
@@ -131,7 +132,7 @@ async def test_cross_lists_are_new_for_a_channel_that_did_not_get_the_paper(conf
         await track(app, "video retrieval", VISION)
         await track(app, "video retrieval", NLP)
         await harvest(app, clock, [paper(1, "Video Retrieval at Scale", announce_type="cross")])
-        outcomes = await app.deliver_channels([VISION, NLP])
+        outcomes = await app.jobs.deliver_channels([VISION, NLP])
     assert [o.posted for o in outcomes] == [1, 1]
 
 
@@ -141,9 +142,9 @@ async def test_the_cap_summarises_the_rest_and_never_posts_it_later(config: Conf
         await track(app, "video retrieval")
         await app.command(command("/settings max 2"))
         await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 6)])
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.posted == 2
-        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "nothing"
     [parent] = parents(adapter)
     assert adapter.messages[0].text == "arXiv digest for Fri 20 Nov 2026: 5 new papers (top 2 below)"
     assert adapter.thread(parent)[-1] == "+3 more — /papers video retrieval"
@@ -157,7 +158,7 @@ async def test_a_crash_after_the_parent_and_three_of_eight_items_resumes_in_the_
     async with App(config, [crashing], clock=clock) as app:
         await track(app, "video retrieval")
         await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 9)])
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.status == "failed"
     [parent] = parents(crashing)
     first = crashing.thread(parent)
@@ -165,9 +166,9 @@ async def test_a_crash_after_the_parent_and_three_of_eight_items_resumes_in_the_
 
     restarted = console(_ids=itertools.count(100))  # message ids unlike the first run's
     async with App(config, [restarted], clock=clock) as app:
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.posted == 5
-        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "nothing"
     assert parents(restarted) == []  # no second parent
     rest = restarted.thread(parent)  # appended to the first run's thread
     assert len(rest) == 5
@@ -183,7 +184,7 @@ async def crash_then_restart(
         await track(app, "video retrieval")
         await app.command(command(f"/settings max {cap}"))
         await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, papers + 1)])
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.status == "failed"
     return app
 
@@ -192,8 +193,8 @@ async def resume_on(config: Config, platform: RecordingAdapter) -> None:
     """Restart with the platform's messages as they are, and deliver until nothing is left."""
     platform.fail_after = platform.lose_id_of = None
     async with App(config, [platform], clock=Clock(DELIVER_AT)) as app:
-        assert (await app.deliver_channels([GENERAL]))[0].status in ("posted", "nothing")
-        assert (await app.deliver_channels([GENERAL]))[0].status == "nothing"
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status in ("posted", "nothing")
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "nothing"
         assert app.reporter.count == 0
 
 
@@ -266,7 +267,7 @@ async def test_catch_up_and_digest_on_request_at_once_post_one_digest_without_er
         await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 4)])
         # The catch-up matches every channel at once, then delivers; /digest runs in between.
         outcomes, reply = await asyncio.gather(
-            app.deliver_channels([GENERAL]), app.command(command("/digest"))
+            app.jobs.deliver_channels([GENERAL]), app.command(command("/digest"))
         )
         assert app.reporter.count == 0
     assert sorted(digest_on(adapter)) == [f"Video Retrieval Part {i}" for i in range(1, 4)]
@@ -288,17 +289,17 @@ async def test_an_unreachable_channel_is_skipped_with_backoff_and_others_still_g
             await track(app, "video retrieval", channel)
         await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
         adapter.unreachable.add(gone)
-        outcomes = await app.deliver_channels([VISION, gone, NLP])
+        outcomes = await app.jobs.deliver_channels([VISION, gone, NLP])
         assert [o.status for o in outcomes] == ["posted", "unreachable", "posted"]
         assert "invite the bot again" in outcomes[1].detail
         retry_at = await app.store.channels.retry_at(gone)
         assert retry_at == HARVESTED_AT + timedelta(hours=1)
         # Before the backoff is over the channel is not even tried.
-        assert (await app.deliver_channels([gone]))[0].status == "waiting"
+        assert (await app.jobs.deliver_channels([gone]))[0].status == "waiting"
         # Invited again: after the backoff the same digest goes out, and the mark is cleared.
         adapter.unreachable.clear()
         clock.now = retry_at
-        assert (await app.deliver_channels([gone]))[0].posted == 1
+        assert (await app.jobs.deliver_channels([gone]))[0].posted == 1
         assert await app.store.channels.retry_at(gone) is None
 
 
@@ -308,7 +309,7 @@ async def test_paused_channels_wait_but_digest_on_request_posts(config: Config) 
         await track(app, "video retrieval")
         await app.command(command("/settings pause"))
         await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
-        assert (await app.deliver_channels([GENERAL]))[0].status == "paused"
+        assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "paused"
         reply = await app.command(command("/digest"))
     assert reply.text == "Posted a digest with 1 paper."
 
@@ -333,7 +334,7 @@ async def test_delivery_jobs_follow_the_channel_timezone_across_dst(config: Conf
     async with App(config, [console()]) as app:
         await track(app, "video retrieval")
         await app.command(command("/settings time 09:00 tz Europe/Berlin"))
-        job = await app.delivery_job(GENERAL)
+        job = await app.jobs.delivery_job(GENERAL)
         assert job == slot_job_id("09:00", "Europe/Berlin")
         # Summer time ends on Sunday 25 October 2026: 09:00 stays 09:00 local, the UTC hour moves.
         before = app.scheduler.next_fire(job, datetime(2026, 10, 23, 12, 0, tzinfo=UTC))
@@ -344,7 +345,7 @@ async def test_delivery_jobs_follow_the_channel_timezone_across_dst(config: Conf
         assert after.astimezone(UTC).date() == date(2026, 10, 25)
         # New York too (its DST ends a week later).
         await app.command(command("/settings tz America/New_York time 07:30"))
-        job = await app.delivery_job(GENERAL)
+        job = await app.jobs.delivery_job(GENERAL)
         assert job is not None
         nov = app.scheduler.next_fire(job, datetime(2026, 10, 31, 12, 0, tzinfo=UTC))
         assert nov is not None and nov.astimezone(UTC).hour == 12  # 07:30 EST on 1 November
@@ -365,18 +366,18 @@ async def test_one_delivery_job_per_time_and_timezone_following_the_channels(con
         assert fire is not None and (fire.hour, fire.minute) == (7, 15)
         assert sorted(delivery_jobs(app)) == sorted([default, slot_job_id("07:15", "UTC")])
         await app.command(command("/settings time asap"))  # delivered by the harvest job instead
-        assert delivery_jobs(app) == [default] and await app.delivery_job(GENERAL) is None
+        assert delivery_jobs(app) == [default] and await app.jobs.delivery_job(GENERAL) is None
         await app.command(command("/settings time 08:00"))
         await app.command(command("/untrack video retrieval"))
         assert delivery_jobs(app) == [default]  # #vision's; nothing at 08:00 is left
-        assert await app.delivery_job(GENERAL) is None
+        assert await app.jobs.delivery_job(GENERAL) is None
 
 
 async def test_schedules_are_registered_again_from_the_database_at_start(config: Config) -> None:
     async with App(config, [console()]) as app:
         await track(app, "video retrieval", VISION)
     async with App(config, [console()]) as app:
-        assert await app.delivery_job(VISION) in app.scheduler.job_ids()
+        assert await app.jobs.delivery_job(VISION) in app.scheduler.job_ids()
         assert "harvest" in app.scheduler.job_ids()
 
 
@@ -431,11 +432,11 @@ async def test_a_large_run_matches_through_the_kept_index(config: Config, monkey
         await track(app, "sparse codes", VISION)
         await harvest(app, clock, [paper(1, "Video Retrieval at Scale"), paper(2, "Sparse Codes")])
         clock.now = DELIVER_AT
-        outcomes = await app.deliver_channels([GENERAL, VISION])
+        outcomes = await app.jobs.deliver_channels([GENERAL, VISION])
         await app.command(command("/untrack sparse codes", VISION))
         await track(app, "video retrieval", VISION)  # a new subscription only gets later papers
         await harvest(app, clock, [paper(3, "Video Retrieval Again")], at=HARVESTED_AT + timedelta(days=1))
-        again = await app.deliver_channels([GENERAL, VISION])
+        again = await app.jobs.deliver_channels([GENERAL, VISION])
     assert [o.posted for o in outcomes] == [1, 1] and [o.posted for o in again] == [1, 1]
     assert adapter.thread(parents(adapter, VISION)[1]) == ["Video Retrieval Again"]
 
@@ -487,10 +488,10 @@ async def test_a_digest_looks_back_at_most_lookback_days(config: Config) -> None
         await harvest(app, clock, [paper(1, "Old Video Retrieval")], at=HARVESTED_AT - timedelta(days=21))
         await harvest(app, clock, [paper(2, "New Video Retrieval")])
         clock.now = DELIVER_AT
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.status == "paused"
         await app.command(command("/settings resume"))
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
     assert config.digest.lookback_days == 14 and outcome.posted == 1
     assert adapter.thread(parents(adapter)[0]) == ["New Video Retrieval"]
 
@@ -517,8 +518,8 @@ async def test_a_digest_missed_while_the_bot_was_down_is_posted_once_on_start(co
     # The bot was down at 09:00 and comes back at 10:00 (arXiv itself is unreachable here).
     clock.now = DELIVER_AT + timedelta(hours=1)
     async with App(config, [adapter], clock=clock) as app:
-        await app.catch_up()
-        await app.catch_up()  # a second start the same day posts nothing new
+        await app.jobs.catch_up()
+        await app.jobs.catch_up()  # a second start the same day posts nothing new
     assert len(parents(adapter)) == 1 and len(adapter.messages) == 2
 
 
@@ -528,5 +529,5 @@ async def test_a_digest_time_still_ahead_is_left_to_its_job(config: Config) -> N
         await track(app, "video retrieval")
         await harvest(app, clock, [paper(1, "Video Retrieval at Scale")])
         clock.now = DELIVER_AT - timedelta(hours=1)
-        await app.catch_up()
+        await app.jobs.catch_up()
     assert adapter.messages == []
