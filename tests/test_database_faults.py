@@ -30,7 +30,7 @@ from storage import Store, database
 from storage.process_lock import lock_path
 from tests.conftest import GENERAL
 from tests.fakes.recording import RecordingAdapter
-from tests.test_digest import HARVESTED_AT, TRACKED_AT, Clock, console, harvest, paper, parents, track
+from tests.fakes.stories import HARVESTED_AT, TRACKED_AT, Clock, console, harvest, paper, parents, track
 
 
 @contextmanager

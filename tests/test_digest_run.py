@@ -21,7 +21,7 @@ from bot.models import ChannelRef, Paper, Platform, Subscription, ThreadItem
 from storage import Store
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
-from tests.test_digest import DAY, DELIVER_AT, HARVESTED_AT, TRACKED_AT, Clock, paper, parents, track
+from tests.fakes.stories import DAY, DELIVER_AT, HARVESTED_AT, TRACKED_AT, Clock, paper, parents, track
 
 VISION = ChannelRef(Platform.CONSOLE, "local", "vision", "vision")
 NLP = ChannelRef(Platform.CONSOLE, "local", "nlp", "nlp")
