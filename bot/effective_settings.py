@@ -45,6 +45,11 @@ def effective(settings: ChannelSettings, config: Config) -> EffectiveSettings:
     )
 
 
+def harvest_at(config: Config) -> tuple[time, ZoneInfo]:
+    """When the daily harvest runs: the time of day and its timezone (arXiv's own, by default)."""
+    return time.fromisoformat(config.schedule.harvest_time), ZoneInfo(config.schedule.harvest_timezone)
+
+
 def effective_max_papers(settings: ChannelSettings, config: Config) -> int:
     """How many papers the channel's digest shows at most."""
     return settings.max_papers or config.digest.max_papers

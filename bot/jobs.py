@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.delivery import Deliverer
-from bot.effective_settings import ASAP, effective, effective_max_papers, post_time, zone
+from bot.effective_settings import ASAP, effective, effective_max_papers, harvest_at, post_time, zone
 from bot.errors import ArxivUnavailable, ErrorReporter
 from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
@@ -93,16 +93,14 @@ class Jobs:
 
     async def schedule(self) -> None:
         """The harvest job, and a delivery job for each distinct digest time and timezone."""
-        cfg = self.config.schedule
-        harvest_at = time.fromisoformat(cfg.harvest_time)
-        harvest_tz = ZoneInfo(cfg.harvest_timezone)
+        when, harvest_tz = harvest_at(self.config)
         self.scheduler.cron(
             "harvest",
             self.harvest_job,
             timezone=harvest_tz,
             day_of_week="mon-fri",  # the feeds of Sunday-Thursday's announcements
-            hour=harvest_at.hour,
-            minute=harvest_at.minute,
+            hour=when.hour,
+            minute=when.minute,
         )
         # Half a day later, every day: whatever the harvest could not read (arXiv down all night, a
         # feed stale past the re-polls) is read then, not at the next harvest, maybe days later.
@@ -110,8 +108,8 @@ class Jobs:
             "catch-up",
             self.catch_up_job,
             timezone=harvest_tz,
-            hour=(harvest_at.hour + CATCH_UP_AFTER_HOURS) % 24,
-            minute=harvest_at.minute,
+            hour=(when.hour + CATCH_UP_AFTER_HOURS) % 24,
+            minute=when.minute,
         )
         await self._schedule_slots()
         # A digest left open by a failure that is not the channel's (the platform erring, the

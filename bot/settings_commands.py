@@ -5,12 +5,9 @@ Every value is validated before anything is written: one bad value refuses the w
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import time
-
 from bot.arxiv_calendar import ARXIV_TZ, holidays_between, next_digest
 from bot.command_context import Context, clean_text
-from bot.effective_settings import effective
+from bot.effective_settings import effective, harvest_at
 from bot.errors import UserError
 from bot.models import ChannelSettings, Command, Reply, Visibility
 from bot.ports import CommandNaming, slash
@@ -28,7 +25,6 @@ def describe_schedule(ctx: Context, settings: ChannelSettings) -> str:
 
 def next_digest_line(ctx: Context, settings: ChannelSettings) -> str:
     """`Next digest: Mon 30 Nov at 09:00 UTC (no arXiv announcement on Fri 27 Nov: holiday).`"""
-    sched = ctx.config.schedule
     eff = effective(settings, ctx.config)
     holidays = ctx.config.arxiv.no_announcement_dates()
     now = ctx.clock()
@@ -36,8 +32,7 @@ def next_digest_line(ctx: Context, settings: ChannelSettings) -> str:
         now,
         eff.post_time,
         eff.timezone,
-        time.fromisoformat(sched.harvest_time),
-        zoneinfo.ZoneInfo(sched.harvest_timezone),
+        *harvest_at(ctx.config),
         holidays,
     ).astimezone(eff.timezone)
     line = f"Next digest: {upcoming:%a %d %b} at {upcoming:%H:%M} {eff.timezone.key}"
