@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 from bot.match_paper import PreparedPaper, prepare  # noqa: E402
 from bot.match_reasons import MatchReason, explain  # noqa: E402
 from bot.models import Paper  # noqa: E402
+from bot.normalize import STOP_WORDS, stem, tokens  # noqa: E402
 from bot.query import Query, QueryError, parse  # noqa: E402
-from bot.text import STOP_WORDS, stem, tokens  # noqa: E402
 from tests.fakes.naive import index_of  # noqa: E402
 
 SEED = 20240601

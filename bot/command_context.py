@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, TypeVar
 from bot.config import Config
 from bot.errors import UserError
 from bot.models import Command, Reply
+from bot.normalize import has_lone_surrogate, visible
 from bot.ports import CommandNaming, slash
-from bot.text import has_lone_surrogate, visible
 from storage import Store
 
 if TYPE_CHECKING:  # the services are built by the App; handlers only call them

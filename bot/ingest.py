@@ -18,9 +18,9 @@ from bot.arxiv_client import ArxivClient
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
 from bot.models import Card, Paper, Reply
+from bot.normalize import is_unspecific, words
 from bot.query import parse_stored
 from bot.similar import is_like
-from bot.text import is_unspecific, words
 from storage.store import Store
 
 log = logging.getLogger(__name__)

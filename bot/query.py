@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot import query_syntax
+from bot.normalize import has_lone_surrogate, visible
 from bot.query_tree import (
     FIELDS,
     And,
@@ -27,7 +28,6 @@ from bot.query_tree import (
     QueryError,
     TextField,
 )
-from bot.text import has_lone_surrogate, visible
 
 __all__ = [
     "FIELDS",

@@ -11,7 +11,7 @@ from bot.effective_settings import effective, harvest_at
 from bot.errors import UserError
 from bot.models import ChannelSettings, Command, Reply, Visibility
 from bot.ports import CommandNaming, slash
-from bot.settings import parse_max_papers, parse_post_time, parse_switch, parse_timezone, parse_trending
+from bot.validate import parse_max_papers, parse_post_time, parse_switch, parse_timezone, parse_trending
 
 
 def describe_schedule(ctx: Context, settings: ChannelSettings) -> str:
