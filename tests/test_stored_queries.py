@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.channel_matches import SubscriptionIndex
 from bot.commands import Context, dispatch
-from bot.digest import SubscriptionIndex
 from bot.ingest import subscription_categories
 from bot.query import parse_stored
 from tests.conftest import GENERAL, command
