@@ -50,7 +50,7 @@ from adapters.slack import SlackAdapter  # noqa: E402
 from adapters.slack.config import SlackConfig  # noqa: E402
 from bot import commands, digest  # noqa: E402
 from bot.app import App  # noqa: E402
-from bot.commands import Context, read_tracking_query  # noqa: E402
+from bot.commands import Context  # noqa: E402
 from bot.config import ArxivConfig, Config, Secret, load_config  # noqa: E402
 from bot.errors import ErrorReporter  # noqa: E402
 from bot.match_paper import prepare  # noqa: E402
@@ -237,7 +237,7 @@ async def full_scan(store: Store, texts: list[str], n: int, window: int) -> tupl
 async def run_size(n_papers: int) -> None:
     async with await Store.open(store_path(n_papers)) as store:
         stored = await store.papers.count()
-        ctx = Context(config_for(store_path(n_papers)), store, lambda: NOW, read_tracking_query)
+        ctx = Context(config_for(store_path(n_papers)), store, lambda: NOW)
         user = UserRef(Platform.SLACK, "U0BENCH", "bench")
         hits = queries(RUNS, SEED)
 

@@ -46,6 +46,7 @@ from bot.matching import MatchIndex  # noqa: E402
 from bot.models import Paper  # noqa: E402
 from bot.query import parse  # noqa: E402
 from bot.textmodel import TextModel  # noqa: E402
+from tests.fakes.naive import index_of  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 DAY = date(2026, 11, 30)
@@ -375,7 +376,7 @@ def precision(
 def keyword(papers: list[Paper], cluster: list[Paper], text: str) -> tuple[float, float, int]:
     """Precision@20 of a keyword query in digest order, its recall of the cluster, and its matches."""
     members = {p.arxiv_id for p in cluster}
-    index: MatchIndex[int] = MatchIndex.build([(0, parse(text))])
+    index: MatchIndex[int] = index_of([(0, parse(text))])
     hits = index.match(papers)
     by_id = {p.arxiv_id: p for p in papers}
     entries = channel_matches.rank(digest.Entry(by_id[h.arxiv_id], (h,), (text,)) for h in hits)

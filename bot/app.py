@@ -4,10 +4,10 @@
         await app.wait_until_stopped()
 
 Start-up happens in `__aenter__`; if any step fails, what was already started
-is torn down in reverse before the exception propagates. The jobs live here
-too: the daily harvest, one delivery job per distinct digest time and timezone
-(it delivers the channels set to it when it fires), and the catch-up after a
-restart.
+is torn down in reverse before the exception propagates. What runs on a
+schedule, and when, is `bot.jobs`; what commands and DMs answer is
+`bot.commands` and `bot.lookup_commands`. Every failure takes the one error
+path (`ErrorReporter.failed`).
 """
 
 from __future__ import annotations
@@ -16,31 +16,30 @@ import asyncio
 import logging
 import sys
 import zoneinfo
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import TypeVar
 
 from bot import metrics
 from bot.arxiv_client import ArxivClient
-from bot.arxiv_ids import parse_arxiv_id
-from bot.commands import Context, QueryReader, clean_text, dispatch, read_tracking_query
+from bot.commands import Context, dispatch
 from bot.config import Config
 from bot.delivery import Deliverer
-from bot.errors import INTERNAL_ERROR_REPLY, ArxivUnavailable, ErrorReporter, UserError
-from bot.harvest import SCHEDULED_WINDOW, Harvester
-from bot.harvest_report import HarvestReport
+from bot.errors import ErrorReporter
+from bot.harvest import Harvester
 from bot.health import Health, check_health
 from bot.huggingface import HuggingFaceClient
-from bot.ingest import ArxivService, abstract_reply, harvest_needs
-from bot.llm import Summarizer, to_be_shown
+from bot.ingest import ArxivService
+from bot.jobs import Jobs
+from bot.llm import Summarizer
+from bot.lookup_commands import answer_dm
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
 from bot.platforms import create_adapters
 from bot.ports import Adapter, CommandNaming, slash
-from bot.posting import Outcome
 from bot.relevance import Relevance
 from bot.relevance_commands import record_reaction
 from bot.scheduling import Scheduler
@@ -49,29 +48,21 @@ from storage import Store
 from storage.process_lock import ProcessLock
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-ARXIV_DOWN_REPLY = "arXiv is not answering right now; please try again in a few minutes."
 # Commands after which a channel's delivery job must follow its (new) settings.
 _RESCHEDULE_AFTER = frozenset({"track", "untrack", "settings"})
-MAX_DM_CHARS = 1000
 SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL before handing it on (see __aenter__)
-RESUME_EVERY_MINUTES = 10
-CATCH_UP_AFTER_HOURS = 12  # the daily catch-up job runs this long after the harvest time
-
-
-def dm_help(name: CommandNaming = slash) -> str:
-    """The answer to a DM that is no paper, in the platform's command names."""
-    return (
-        "Send me an arXiv id (2401.01234), an arXiv link, or a paper title and I'll answer with its "
-        f"abstract. In a channel, {name('track')} <topic> follows a topic; {name('help')} lists the commands."
-    )
-
-
-DM_HELP = dm_help()
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _started(resource: T | None) -> T:
+    if resource is None:
+        raise RuntimeError("App is not started: use `async with App(...)`")
+    return resource
 
 
 class App:
@@ -83,7 +74,6 @@ class App:
         adapters: Sequence[Adapter],
         *,
         clock: Callable[[], datetime] = _utcnow,
-        read_query: QueryReader = read_tracking_query,
         catch_up: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -92,10 +82,8 @@ class App:
         self.clock = clock
         self.reporter = ErrorReporter()
         self.scheduler = Scheduler(zoneinfo.ZoneInfo(config.schedule.timezone), self.reporter)
-        self._read_query = read_query
         self._catch_up = catch_up
         self._sleep = sleep  # between the harvest's re-polls; tests drive time instead
-        self._harvesting = asyncio.Lock()  # one harvest at a time: the daily one, the catch-up
         self._store: Store | None = None
         self._arxiv: ArxivService | None = None
         self._harvester: Harvester | None = None
@@ -103,7 +91,7 @@ class App:
         self._relevance: Relevance | None = None
         self._summarizer: Summarizer | None = None
         self._trending: Trending | None = None
-        self._background: set[asyncio.Task[None]] = set()
+        self._jobs: Jobs | None = None
         self._stack = AsyncExitStack()
         self._stopped = asyncio.Event()
         self.ops: OpsServer | None = None  # serving on its own port (not shared, not off)
@@ -117,9 +105,7 @@ class App:
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            raise RuntimeError("App is not started: use `async with App(...)`")
-        return self._store
+        return _started(self._store)
 
     @property
     def context(self) -> Context:
@@ -127,7 +113,6 @@ class App:
             self.config,
             self.store,
             self.clock,
-            self._read_query,
             self._arxiv,
             self._deliverer,
             self._relevance,
@@ -135,22 +120,17 @@ class App:
         )
 
     @property
-    def _service(self) -> ArxivService:
-        if self._arxiv is None:
-            raise RuntimeError("App is not started: use `async with App(...)`")
-        return self._arxiv
+    def jobs(self) -> Jobs:
+        """What runs on a schedule (the harvest, the delivery slots, the catch-up)."""
+        return _started(self._jobs)
 
     @property
     def harvester(self) -> Harvester:
-        if self._harvester is None:
-            raise RuntimeError("App is not started: use `async with App(...)`")
-        return self._harvester
+        return _started(self._harvester)
 
     @property
     def deliverer(self) -> Deliverer:
-        if self._deliverer is None:
-            raise RuntimeError("App is not started: use `async with App(...)`")
-        return self._deliverer
+        return _started(self._deliverer)
 
     async def __aenter__(self) -> App:
         try:
@@ -195,17 +175,30 @@ class App:
                 summarizer=self._summarizer,
                 trending=self._trending,
             )
+            self._jobs = jobs = Jobs(
+                self.config,
+                self._store,
+                self.scheduler,
+                self.reporter,
+                arxiv=self._arxiv,
+                harvester=self._harvester,
+                deliverer=self._deliverer,
+                clock=self.clock,
+                sleep=self._sleep,
+                summarizer=self._summarizer,
+                trending=self._trending,
+            )
             self.scheduler.start()
             self._stack.callback(self.scheduler.shutdown)
             await self._start_ops()
-            self._stack.push_async_callback(self._cancel_background)
+            self._stack.push_async_callback(jobs.cancel_background)
             for adapter in self.adapters:
                 await adapter.start(self)
                 self._stack.push_async_callback(adapter.stop)
                 log.info("adapter %s started", adapter.name)
-            await self._schedule_jobs()
+            await jobs.schedule()
             if self._catch_up:
-                self._spawn(self.catch_up(), "catch-up")
+                jobs.spawn(jobs.catch_up(), "catch-up")
         except BaseException:
             await self._stack.aclose()
             raise
@@ -246,251 +239,32 @@ class App:
         try:
             reply = await dispatch(replace(self.context, name=self._command_name(cmd.channel.platform)), cmd)
             if cmd.name.casefold() in _RESCHEDULE_AFTER:
-                await self.schedule_channel(cmd.channel)
+                await self.jobs.schedule_channel(cmd.channel)
             return reply
-        except UserError as exc:
-            return Reply(str(exc))
-        except ArxivUnavailable as exc:
-            log.warning("command /%s: %s", cmd.name, exc)
-            return Reply(ARXIV_DOWN_REPLY)
         except Exception as exc:
-            self.reporter.report(exc, f"command /{cmd.name}", {"channel": str(cmd.channel)})
-            return Reply(INTERNAL_ERROR_REPLY)
+            return Reply(self.reporter.failed(exc, f"command /{cmd.name}", {"channel": str(cmd.channel)}))
 
     async def direct_message(self, dm: DirectMessage) -> Reply:
         """Answer a DM: an arXiv id, link or title gets the abstract; anything else gets help."""
         with metrics.command_timer("dm", dm.user.platform):
-            return await self._direct_message(dm)
+            try:
+                return await answer_dm(self._arxiv, dm.text, self._command_name(dm.user.platform))
+            except Exception as exc:
+                return Reply(self.reporter.failed(exc, "direct message", {"user": dm.user.user_id}))
 
     def _command_name(self, platform: Platform) -> CommandNaming:
         """How the adapter of `platform` names commands (`/settings` where none is running)."""
         return next((a.command_name for a in self.adapters if a.name == platform), slash)
-
-    async def _direct_message(self, dm: DirectMessage) -> Reply:
-        help_reply = Reply(dm_help(self._command_name(dm.user.platform)))
-        try:
-            text = clean_text(dm.text[: MAX_DM_CHARS + 1])
-            if not text or len(text) > MAX_DM_CHARS:
-                return help_reply
-            arxiv = self._arxiv
-            if arxiv is None:
-                return help_reply
-            if parse_arxiv_id(text) is not None:
-                return abstract_reply(await arxiv.lookup_text(text))
-            paper = await arxiv.lookup_title(text)
-            return abstract_reply(paper) if paper is not None else help_reply
-        except UserError as exc:
-            return Reply(str(exc))
-        except ArxivUnavailable as exc:
-            log.warning("DM lookup: %s", exc)
-            return Reply(ARXIV_DOWN_REPLY)
-        except Exception as exc:
-            self.reporter.report(exc, "direct message", {"user": dm.user.user_id})
-            return Reply(INTERNAL_ERROR_REPLY)
 
     async def reaction(self, reaction: Reaction) -> None:
         """Record a 👍 or 👎 on one of our cards; anything else is ignored. Never raises."""
         try:
             await record_reaction(self.store, reaction, self.clock())
         except Exception as exc:
-            self.reporter.report(exc, "reaction", {"channel": str(reaction.channel)})
+            self.reporter.failed(exc, "reaction", {"channel": str(reaction.channel)})
 
     async def tracked_queries(self, channel: ChannelRef) -> list[str]:
         return [s.query for s in await self.store.subscriptions.for_channel(channel)]
-
-    # -- jobs --------------------------------------------------------------
-
-    async def _schedule_jobs(self) -> None:
-        """The harvest job, and a delivery job for each distinct digest time and timezone."""
-        cfg = self.config.schedule
-        hour, minute = map(int, cfg.harvest_time.split(":"))
-        self.scheduler.cron(
-            "harvest",
-            self.harvest_job,
-            timezone=zoneinfo.ZoneInfo(cfg.harvest_timezone),
-            day_of_week="mon-fri",  # the feeds of Sunday-Thursday's announcements
-            hour=hour,
-            minute=minute,
-        )
-        # Half a day later, every day: whatever the harvest could not read (arXiv down all night, a
-        # feed stale past the re-polls) is read then, not at the next harvest, maybe days later.
-        self.scheduler.cron(
-            "catch-up",
-            self.catch_up_job,
-            timezone=zoneinfo.ZoneInfo(cfg.harvest_timezone),
-            hour=(hour + CATCH_UP_AFTER_HOURS) % 24,
-            minute=minute,
-        )
-        await self._schedule_slots()
-        # A digest left open by a failure that is not the channel's (the platform erring, the
-        # database locked for minutes) is finished soon, not at the channel's next digest time.
-        self.scheduler.cron(
-            "resume", self.resume_open_digests, timezone=UTC, minute=f"*/{RESUME_EVERY_MINUTES}"
-        )
-
-    async def schedule_channel(self, channel: ChannelRef) -> None:
-        """Make the delivery jobs follow a change of `channel` (tracked queries, time, timezone).
-
-        Jobs are per time slot, not per channel: 100,000 subscriptions over 10,000 channels took
-        1.9 s to schedule at start, one job each. A slot's job reads its channels when it fires,
-        so a changed setting takes effect without touching any job but the slot's own.
-        """
-        await self._schedule_slots()
-
-    async def _schedule_slots(self) -> None:
-        cfg = self.config.schedule
-        slots = {
-            slot
-            for slot in await self.store.channels.schedule_slots(cfg.post_time, cfg.timezone)
-            if slot[0] != "asap"  # delivered by the harvest job itself
-        }
-        for job_id in self.scheduler.job_ids():
-            if job_id.startswith(_SLOT_PREFIX) and _slot_of(job_id) not in slots:
-                self.scheduler.remove(job_id)
-        scheduled = set(self.scheduler.job_ids())
-        for when, tz in slots:
-            job_id = slot_job_id(when, tz)
-            if job_id in scheduled:
-                continue
-            hour, minute = map(int, when.split(":"))
-
-            async def job(when: str = when, tz: str = tz) -> None:
-                await self.deliver_channels(
-                    await self.store.channels.at_slot(when, tz, cfg.post_time, cfg.timezone)
-                )
-
-            self.scheduler.cron(job_id, job, timezone=zoneinfo.ZoneInfo(tz), hour=hour, minute=minute)
-
-    async def delivery_job(self, channel: ChannelRef) -> str | None:
-        """The id of the job that delivers `channel`'s digests (None: it tracks nothing, or `asap`)."""
-        settings = await self.store.channels.settings(channel)
-        if await self.store.subscriptions.count(channel) == 0 and not settings.trending:
-            return None
-        when = settings.post_time or self.config.schedule.post_time
-        if when == "asap":
-            return None
-        return slot_job_id(when, settings.timezone or self.config.schedule.timezone)
-
-    async def harvest_job(self) -> HarvestReport:
-        """The scheduled harvest (re-polling while a feed is not updated), then `asap` channels.
-
-        It reads every missing or partial day of the catch-up window, not only today's.
-        """
-        async with self._harvesting:
-            needs = await harvest_needs(self.store)
-            if not needs.needed:  # nobody tracks anything: nothing to ask arXiv for
-                self.read_trending_later()
-                return HarvestReport(self.clock())
-            report = await self.harvester.harvest_with_repolls(
-                self.clock, needed=needs.needed, since=needs.since, sleep=self._sleep
-            )
-        self.read_trending_later()
-        await self._after_harvest(report)
-        return report
-
-    def read_trending_later(self) -> None:
-        """Read Hugging Face's list of the day in the background: nothing waits for it or fails with it."""
-        if self._trending is not None:
-            self._spawn(self._read_trending(self._trending), "Hugging Face's papers")
-
-    async def _read_trending(self, trending: Trending) -> None:
-        if await self.store.channels.wants_trending():  # else /trending reads it when asked
-            await trending.refresh()
-
-    async def catch_up_job(self) -> HarvestReport:
-        """Every day, half a day after the harvest: read the days still missing or partial, if any.
-
-        Usually there are none and nothing is asked of arXiv. What it reads goes out with each
-        channel's next digest (right away for `asap` channels).
-        """
-        async with self._harvesting:  # after a harvest still running, this finds its days read
-            needs = await harvest_needs(self.store)
-            if not needs.needed:
-                return HarvestReport(self.clock())
-            report = await self.harvester.harvest(
-                self.clock(), needed=needs.needed, since=needs.since, window=SCHEDULED_WINDOW
-            )
-        await self._after_harvest(report)
-        return report
-
-    async def _after_harvest(self, report: HarvestReport) -> None:
-        if report.stored_new:
-            await self.enrich_matches()
-            await self.deliver_channels(await self._asap_channels())
-
-    async def enrich_matches(self) -> int:
-        """Fill in comments, journal refs and DOIs of undelivered matches: the feeds lack some.
-
-        One id_list request per 100 matched papers, whatever the number of channels. With [llm]
-        on, the TL;DRs of the papers the digests will show are written now, hours before them.
-        """
-        found = await self.deliverer.new_matches()
-        ids = {e.paper.arxiv_id for entries in found.values() for e in entries}
-        try:
-            enriched = await self._service.enrich(sorted(ids))
-        except ArxivUnavailable as exc:  # the digest goes out without them rather than not at all
-            log.warning("could not fetch comments and journal refs of %d papers: %s", len(ids), exc)
-            enriched = 0
-        if self._summarizer is not None:
-            caps = {
-                c: s.max_papers or self.config.digest.max_papers
-                for c, s in await self.store.channels.with_subscriptions()
-            }
-            await self._summarizer.summaries(to_be_shown(found, caps))
-        return enriched
-
-    async def resume_open_digests(self) -> list[Outcome]:
-        """Finish the digests that were planned but not completed (unreachable channels wait their turn)."""
-        return await self.deliverer.resume_open(await self.store.deliveries.channels_with_open_digests())
-
-    async def deliver_channels(self, channels: list[ChannelRef]) -> list[Outcome]:
-        return await self.deliverer.deliver_many(channels)
-
-    async def catch_up(self) -> None:
-        """After a restart: read missed or partial days, finish open digests, post overdue ones."""
-        self.read_trending_later()
-        report = await self.catch_up_job()
-        if report.failed:
-            log.warning("catch-up harvest incomplete, later harvests will retry: %s", report.summary())
-        overdue = await self._overdue_channels()
-        if overdue:
-            log.info(
-                "catching up %d channel(s) whose digest time passed while paperbot was down", len(overdue)
-            )
-            await self.deliver_channels(overdue)
-
-    async def _asap_channels(self) -> list[ChannelRef]:
-        cfg = self.config.schedule
-        return await self.store.channels.at_slot("asap", None, cfg.post_time, cfg.timezone)
-
-    async def _overdue_channels(self) -> list[ChannelRef]:
-        """Channels with an unfinished digest, or whose digest time today has already passed."""
-        cfg = self.config.schedule
-        chosen = dict.fromkeys(await self.store.deliveries.channels_with_open_digests())
-        now = self.clock()
-        for when, tz in await self.store.channels.schedule_slots(cfg.post_time, cfg.timezone):
-            local = now.astimezone(zoneinfo.ZoneInfo(tz))
-            if when == "asap" or local.strftime("%H:%M") >= when:
-                chosen.update(
-                    dict.fromkeys(await self.store.channels.at_slot(when, tz, cfg.post_time, cfg.timezone))
-                )
-        return list(chosen)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(self._guard(coro, name), name=name)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _guard(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        try:
-            await coro
-        except Exception as exc:
-            self.reporter.report(exc, name)
-
-    async def _cancel_background(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
 
     def request_stop(self) -> None:
         """Ask the running bot to shut down (console EOF, a signal)."""
@@ -498,16 +272,3 @@ class App:
 
     async def wait_until_stopped(self) -> None:
         await self._stopped.wait()
-
-
-_SLOT_PREFIX = "deliver:"
-
-
-def slot_job_id(post_time: str, timezone: str) -> str:
-    """The job delivering every channel whose digest comes at `post_time` in `timezone`."""
-    return f"{_SLOT_PREFIX}{post_time} {timezone}"
-
-
-def _slot_of(job_id: str) -> tuple[str, str]:
-    post_time, _, timezone = job_id.removeprefix(_SLOT_PREFIX).partition(" ")
-    return post_time, timezone

@@ -92,17 +92,6 @@ def previous_announcement(day: date, holidays: Collection[date] = ()) -> date:
     return day
 
 
-def announcement_days(after: date, until: date, holidays: Collection[date] = ()) -> list[date]:
-    """Announcement dates d with after < d <= until, oldest first."""
-    days = []
-    day = after + timedelta(days=1)
-    while day <= until:
-        if is_announcement_day(day, holidays):
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def recent_announcements(now: datetime, count: int, holidays: Collection[date] = ()) -> list[date]:
     """The latest `count` announcement dates at or before `now` (ET), oldest first."""
     days = [latest_announcement(now, holidays)]

@@ -16,7 +16,7 @@ from bot.match_reasons import Reasons
 from bot.matching import MatchIndex
 from bot.memory import checkpoint, long_lived
 from bot.models import ChannelRef, Paper, Subscription
-from bot.query import Query, QueryError, parse
+from bot.query import Query, parse_stored
 
 
 class SubscriptionIndex:
@@ -48,10 +48,7 @@ class SubscriptionIndex:
         for text, sub_id in changed:
             if text != last_text:
                 last_text = text
-                try:
-                    query = parse(text)
-                except QueryError:
-                    query = None
+                query = parse_stored(text)
             if query is None:
                 # Stored before a grammar change: /tracked still lists it, /untrack removes it.
                 self.index.remove(sub_id)

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bot.settings import parse_max_papers, parse_post_time, parse_timezone
+from bot.validate import parse_max_papers, parse_post_time, parse_timezone
 
 Parser = Callable[[Any], Any]
 EnvReader = Callable[[str], Any]

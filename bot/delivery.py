@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from bot import channel_matches, digest, metrics, planning, trending, why
 from bot.config import Config
+from bot.effective_settings import effective_max_papers
 from bot.errors import ErrorReporter
 from bot.gil import quick_handoffs
 from bot.llm import Summarizer
@@ -152,7 +153,7 @@ class Deliverer:
                 continue  # `deliver` says so
             if settings.trending > 0 and self.trending is not None:
                 continue  # its Hugging Face section is read for it alone: `deliver` plans it
-            targets.append((channel, settings.max_papers or self.config.digest.max_papers))
+            targets.append((channel, effective_max_papers(settings, self.config)))
         summaries: dict[str, str] = {}
         if self.summarizer is not None and targets:  # stored since the harvest, usually
             shown = {e.paper.arxiv_id: e.paper for c, n in targets for e in digest.plan(found[c], n).shown}
@@ -378,7 +379,7 @@ class Deliverer:
     ) -> DigestRecord:
         """Write the next digest (ranked `entries`, capped, and `section`) to the ledger before posting."""
         settings = await self.store.channels.settings(channel)
-        plan = digest.plan(entries, settings.max_papers or self.config.digest.max_papers)
+        plan = digest.plan(entries, effective_max_papers(settings, self.config))
         ledger = [
             LedgerEntry(e.paper.arxiv_id, i, e.queries, record, state)
             for i, (e, record, state) in enumerate(

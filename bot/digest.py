@@ -95,9 +95,6 @@ def paper_card(paper: Paper, *, dated: bool = False, summary: str | None = None)
         meta.append(shorten(" ".join(paper.comment.split()), 200))
     if paper.journal_ref:
         meta.append(shorten(paper.journal_ref, 200))
-    links = [Link("abs", paper.abs_url), Link("pdf", paper.pdf_url)]
-    if paper.doi:
-        links.append(Link("doi", f"https://doi.org/{paper.doi}"))
     return Card(
         title=shorten(" ".join(paper.title.split()), TITLE_CHARS),
         url=paper.abs_url,
@@ -108,7 +105,7 @@ def paper_card(paper: Paper, *, dated: bool = False, summary: str | None = None)
         else ("TL;DR: " + tldr(paper.abstract))
         if paper.abstract.strip()
         else "",
-        links=tuple(links),
+        links=paper.links(),
         paper_id=paper.arxiv_id,
     )
 

@@ -1,8 +1,9 @@
 """The one error path: exception types the core understands, and the reporter.
 
-Commands and jobs route every exception through `ErrorReporter.report`, which
-logs it once with context. A command then answers the user with a short line;
-a job carries on with the next channel. Nothing here ever re-raises.
+Commands, direct messages and jobs route every exception through `ErrorReporter.failed`,
+which logs it as it deserves (a person's mistake not at all, arXiv being down as a warning,
+anything else once with its traceback and context) and returns the line to answer with. A
+command or DM sends that line; a job carries on with the next channel. Nothing here re-raises.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def unreachable_reason(exc: BaseException) -> str | None:
 
 
 INTERNAL_ERROR_REPLY = "Sorry, something went wrong on my side. It has been logged; please try again later."
+ARXIV_DOWN_REPLY = "arXiv is not answering right now; please try again in a few minutes."
 
 
 class ErrorReporter:
@@ -123,7 +125,22 @@ class ErrorReporter:
         self._log = logger or log
         self.count = 0
 
+    def failed(self, exc: Exception, where: str, context: Mapping[str, object] | None = None) -> str:
+        """What a person is told when `where` (`command /track`, `direct message`, `job harvest`) failed.
+
+        A UserError is their mistake: its message is the answer and nothing is logged. arXiv being
+        down is not a bug: one warning line. Anything else is reported with its traceback.
+        """
+        if isinstance(exc, UserError):
+            return str(exc)
+        if isinstance(exc, ArxivUnavailable):
+            self._log.warning("%s: %s", where, exc)
+            return ARXIV_DOWN_REPLY
+        self.report(exc, where, context)
+        return INTERNAL_ERROR_REPLY
+
     def report(self, exc: BaseException, where: str, context: Mapping[str, object] | None = None) -> None:
+        """Log an unexpected exception once, with its traceback and context."""
         self.count += 1
         details = " ".join(f"{k}={v!r}" for k, v in (context or {}).items())
         self._log.error("%s failed: %s %s", where, exc, details, exc_info=exc)

@@ -2,7 +2,7 @@
 
 The index (SQLite FTS5: `storage.search`; searching it: `bot.search`) does not tokenise paper
 text itself: it is given the matcher's own tokens (LaTeX as text, case and accents folded,
-stemmed: `bot.text.tokens`) joined by spaces, under FTS5's `ascii` tokenizer, which splits only
+stemmed: `bot.normalize.tokens`) joined by spaces, under FTS5's `ascii` tokenizer, which splits only
 at ASCII punctuation and spaces and keeps every other character. So each indexed token is exactly
 one matcher token, and an FTS5 phrase `title : "video retriev"` holds exactly when the matcher's
 `ti:"video retrieval"` does. Phrases, single-word authors and categories are decided by the index
@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.models import Paper
+from bot.normalize import name_variants, to_plain, tokens
 from bot.query import And, Author, Category, Node, Not, Or, Phrase, Query
-from bot.text import name_variants, to_plain, tokens
 
 # What a category or archive must look like to be one index token under `ascii tokenchars '.-'`
 # (query categories are always of this form, so a paper category that is not can never match).

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import TextIO
 
 from bot.arxiv_calendar import ARXIV_TZ, announced_at, holidays_between, next_harvest, recent_announcements
 from bot.arxiv_client import ArxivClient
 from bot.config import Config
+from bot.effective_settings import harvest_at
 from bot.harvest import COMMAND_WINDOW, Harvester
 from bot.ingest import harvest_needs
 from bot.models import AnnouncementDay, DayState
@@ -87,11 +87,8 @@ async def status_lines(store: Store, config: Config, now: datetime) -> list[str]
     if runs:
         run = runs[0]
         lines.append(f"last harvest: {_when(run.started_at)}, {run.status}, {run.requests} requests")
-    sched = config.schedule
-    hour, minute = map(int, sched.harvest_time.split(":"))
-    tz = zoneinfo.ZoneInfo(sched.harvest_timezone)
-    upcoming = next_harvest(now, time(hour, minute), tz, holidays)
-    lines.append(f"next scheduled harvest: {upcoming:%a %d %b %Y %H:%M} {sched.harvest_timezone}")
+    upcoming = next_harvest(now, *harvest_at(config), holidays)
+    lines.append(f"next scheduled harvest: {upcoming:%a %d %b %Y %H:%M} {config.schedule.harvest_timezone}")
     return lines
 
 

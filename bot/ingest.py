@@ -17,10 +17,10 @@ from bot.arxiv_categories import SUBJECTS, archive_of, estimated_items
 from bot.arxiv_client import ArxivClient
 from bot.arxiv_ids import parse_arxiv_id
 from bot.errors import UserError
-from bot.models import Card, Link, Paper, Reply
-from bot.query import parse
+from bot.models import Card, Paper, Reply
+from bot.normalize import is_unspecific, words
+from bot.query import parse_stored
 from bot.similar import is_like
-from bot.text import is_unspecific, words
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -158,16 +158,13 @@ def abstract_reply(paper: Paper) -> Reply:
         )
         if x
     )
-    links = [Link("abs", paper.abs_url), Link("pdf", paper.pdf_url)]
-    if paper.doi:
-        links.append(Link("doi", f"https://doi.org/{paper.doi}"))
     card = Card(
         title=paper.title,
         url=paper.abs_url,
         authors=authors,
         meta=meta,
         body=paper.abstract,
-        links=tuple(links),
+        links=paper.links(),
         footer=paper.comment or "",
     )
     return Reply(text=f"{paper.title} ({paper.arxiv_id})", cards=(card,))
@@ -177,12 +174,10 @@ def subscription_categories(query: str) -> frozenset[str] | None:
     """The categories a subscription's query needs; None when any category can match."""
     if is_like(query):  # papers like examples can come from any category, as a plain phrase can
         return None
-    try:
-        # `cat:cs.*` needs the whole archive: the feed of `cs`.
-        cats = {c.removesuffix(".*") for c in parse(query).categories() or ()}
-    except Exception as err:  # a stored query that no longer parses must not stop the harvest
-        log.warning("cannot read the categories of query %r: %s", query, err)
+    parsed = parse_stored(query)
+    if parsed is None:  # it matches nothing: any feed will do
         return None
+    cats = {c.removesuffix(".*") for c in parsed.categories() or ()}  # `cat:cs.*`: the feed of `cs`
     return frozenset(cats) if cats else None
 
 

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 from bot.config import LlmConfig, Secret
 from bot.digest import Entry
 from bot.models import ChannelRef, Paper
-from bot.settings import MAX_PAPERS_LIMIT
-from bot.text import has_lone_surrogate, to_plain, visible
+from bot.normalize import has_lone_surrogate, to_plain, visible
 from bot.textcut import shorten
 from bot.tldr import sentences
+from bot.validate import MAX_PAPERS_LIMIT
 from storage import Store
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from collections.abc import Set as AbstractSet
 from typing import Generic, TypeVar
 
 from bot.match_paper import PreparedPaper
+from bot.normalize import STOP_WORDS, stem
 from bot.query import And, Author, Category, Leaf, Node, Not, Or, Phrase, Query
-from bot.text import STOP_WORDS, stem
 
 K = TypeVar("K", bound=Hashable)
 

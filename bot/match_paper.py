@@ -7,8 +7,8 @@ the words it matched, is found here on demand (bot.match_reasons).
 from __future__ import annotations
 
 from bot.models import Paper
+from bot.normalize import WordSpans, name_matches, name_variants, to_plain, tokens
 from bot.query import TextField
-from bot.text import WordSpans, name_matches, name_variants, to_plain, tokens
 
 _MAX_SURFACES = 3
 

@@ -34,7 +34,7 @@ from bot.match_leaves import (
     paper_keys,
 )
 from bot.match_paper import PreparedPaper, find_phrase, prepare
-from bot.match_reasons import Hit, MatchReason, Reasons, explain, leaf_reasons, leaf_true, merge_reasons
+from bot.match_reasons import Hit, MatchReason, Reasons, leaf_reasons, leaf_true, merge_reasons
 from bot.memory import gc_paused
 from bot.models import Paper
 from bot.query import Leaf, Phrase, Query
@@ -62,15 +62,6 @@ class MatchIndex(Generic[K]):
         self._checked: list[dict[str, int | list[int]]] = [{} for _ in range(DOMAINS)]
         # leaf id -> slot(s) of the queries anchored on it: one slot, or a set of several
         self._anchored: dict[int, int | set[int]] = {}
-
-    @classmethod
-    def build(cls, subscriptions: Iterable[tuple[K, Query]]) -> MatchIndex[K]:
-        """An index of (key, query) pairs; a repeated key keeps its last query."""
-        index: MatchIndex[K] = cls()
-        with gc_paused():
-            for key, query in subscriptions:
-                index.add(key, query)
-        return index
 
     def __len__(self) -> int:
         return len(self._slot_of_key)
@@ -316,15 +307,3 @@ class MatchIndex(Generic[K]):
                 part = reasons[i] = leaf_reasons(leaf, paper)
             parts.append(part)
         return merge_reasons(parts)
-
-
-def naive_match(subscriptions: Iterable[tuple[K, Query]], papers: Sequence[Paper]) -> list[Hit[K]]:
-    """Every query verified against every paper: the reference the index must agree with."""
-    prepared = [prepare(p) for p in papers]
-    subs = list(subscriptions)
-    hits: list[Hit[K]] = []
-    for paper in prepared:
-        for key, query in subs:
-            if query.matches(paper):
-                hits.append(Hit(key, paper.arxiv_id, Reasons.known(explain(query, paper))))
-    return hits

@@ -194,6 +194,11 @@ class Paper:
     def pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.arxiv_id}"
 
+    def links(self) -> tuple[Link, ...]:
+        """The links a card or an abstract shows: the abstract page, the PDF, the DOI if any."""
+        links = (Link("abs", self.abs_url), Link("pdf", self.pdf_url))
+        return (*links, Link("doi", f"https://doi.org/{self.doi}")) if self.doi else links
+
 
 @dataclass(frozen=True, slots=True)
 class TrendingPaper:

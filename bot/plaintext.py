@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.models import Card, Post, Reply
+from bot.models import Card, Reply
 
 # What Markdown (CommonMark, GitHub, Discord) could read as markup inside a line of paper text.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
@@ -37,10 +37,6 @@ def reply_text(reply: Reply) -> str:
     if reply.code:
         parts.append(reply.code)
     return "\n\n".join(parts)
-
-
-def post_parent_text(post: Post) -> str:
-    return "\n".join([post.header, *post.lines])
 
 
 def markdown_escape(text: str) -> str:

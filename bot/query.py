@@ -8,10 +8,12 @@ tree's node types are in `bot.query_tree` and exported here too, as most code ne
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot import query_syntax
+from bot.normalize import has_lone_surrogate, visible
 from bot.query_tree import (
     FIELDS,
     And,
@@ -26,7 +28,6 @@ from bot.query_tree import (
     QueryError,
     TextField,
 )
-from bot.text import has_lone_surrogate, visible
 
 __all__ = [
     "FIELDS",
@@ -44,8 +45,11 @@ __all__ = [
     "QueryError",
     "TextField",
     "parse",
+    "parse_stored",
     "positive_leaves",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 500
 _FIELD_NAMES: dict[str, str] = {"any": "title or abstract", "ti": "title", "abs": "abstract"}
@@ -104,6 +108,19 @@ def parse(text: str) -> Query:
             1,
         )
     return Query(canonical, root)
+
+
+def parse_stored(text: str) -> Query | None:
+    """A stored subscription's query; None, with one warning, if the grammar no longer accepts it.
+
+    The one policy for such a query: /tracked shows it as stored, /untrack removes it by that
+    text, matching and harvest planning skip it, and nothing crashes on it.
+    """
+    try:
+        return parse(text)
+    except QueryError as err:
+        log.warning("the stored query %r no longer parses, so it matches nothing: %s", text, err)
+        return None
 
 
 # --- readings ----------------------------------------------------------------

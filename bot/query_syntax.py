@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.arxiv_categories import ARCHIVES_WITH_SUBJECTS
+from bot.normalize import is_unspecific, name_tokens, stem, to_plain, words
 from bot.query_tree import FIELDS, And, Author, Category, Node, Not, Or, Phrase, QueryError, TextField
-from bot.text import is_unspecific, name_tokens, stem, to_plain, words
 
 MAX_DEPTH = 10
 MAX_TERMS = 30

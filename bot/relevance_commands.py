@@ -19,11 +19,11 @@ from bot.relevance import Relevance
 from storage import Store
 
 if TYPE_CHECKING:
-    from bot.commands import Context
+    from bot.command_context import Context
 
 log = logging.getLogger(__name__)
 
-PREVIEW_DAYS = 7  # as bot.commands' preview of keyword queries
+PREVIEW_DAYS = 7  # as bot.tracking_commands' preview of keyword queries
 LIKE_SIGN = {1: "👍", -1: "👎"}
 
 
@@ -68,7 +68,7 @@ async def preview(ctx: Context, canonical: str) -> str:
     recent = await ctx.store.papers.announced_since(since)
     if topic is None or not recent:
         return ""
-    from bot.commands import preview_text  # bot.commands imports this module
+    from bot.tracking_commands import preview_text  # which imports this module
 
     hits = similar.ranked(topic, model, recent, at_least=topic.threshold)
     return preview_text([h.paper for h in hits], len(hits), len(recent))

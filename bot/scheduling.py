@@ -1,8 +1,9 @@
 """A thin wrapper over APScheduler 3.x with explicit timezones.
 
-Jobs are named and replaced on change (`replace_existing`), so one channel
-has one delivery job whatever happened to its settings. Exceptions from jobs
-go to the one error reporter; a job never takes the process down.
+Jobs are named and replaced on change (`replace_existing`), so one digest
+time has one delivery job whatever happened to the channels' settings.
+Exceptions from jobs take the one error path; a job never takes the process
+down. What the jobs are, and when they run, is `bot.jobs`.
 """
 
 from __future__ import annotations
@@ -52,19 +53,9 @@ class Scheduler:
             max_instances=1,
         )
 
-    def once(self, job_id: str, job: Job, at: datetime) -> None:
-        """Run `job` once at `at` (timezone-aware), replacing any job of that id."""
-        self._scheduler.add_job(
-            self._guarded, "date", run_date=at, args=(job_id, job), id=job_id, replace_existing=True
-        )
-
     def remove(self, job_id: str) -> None:
         if self._scheduler.get_job(job_id) is not None:
             self._scheduler.remove_job(job_id)
-
-    def next_run(self, job_id: str) -> datetime | None:
-        job = self._scheduler.get_job(job_id)
-        return job.next_run_time if job is not None else None
 
     def next_fire(self, job_id: str, after: datetime) -> datetime | None:
         """When job `job_id` would next run after `after` (by its trigger; tests use it across DST)."""
@@ -88,4 +79,4 @@ class Scheduler:
         try:
             await job()
         except Exception as exc:
-            self._reporter.report(exc, f"job {job_id}")
+            self._reporter.failed(exc, f"job {job_id}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from bot.models import Paper
-from bot.text import STOP_WORDS, stem, to_plain, tokens
+from bot.normalize import STOP_WORDS, stem, to_plain, tokens
 from storage import Store
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.text import to_plain
+from bot.normalize import to_plain
 from bot.textcut import shorten
 
 MAX_CHARS = 300

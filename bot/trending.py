@@ -25,7 +25,7 @@ from bot.huggingface import HuggingFaceClient, HuggingFaceUnavailable
 from bot.ingest import INTERACTIVE_RETRIES, ArxivService
 from bot.match_paper import PreparedPaper, prepare
 from bot.models import Card, ChannelRef, Paper, Reply, TrendingDay, TrendingPaper
-from bot.query import QueryError, parse
+from bot.query import parse_stored
 from bot.relevance import Relevance
 from storage import Store
 
@@ -194,13 +194,7 @@ class Trending:
     ) -> list[Pick]:
         """The picks that one of the queries matches: keyword queries as the digest matches them,
         `like:` topics as similar papers (above the topic's threshold)."""
-        keyword = []
-        for q in queries:
-            if not similar.is_like(q):
-                try:
-                    keyword.append(parse(q))
-                except QueryError:
-                    continue  # stored before a grammar change: it matches nothing
+        keyword = [k for q in queries if not similar.is_like(q) and (k := parse_stored(q)) is not None]
         papers = [p.paper for p in picks]
         wanted = {
             pick.paper.arxiv_id

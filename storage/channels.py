@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
 
 from bot.models import ChannelRef, ChannelSettings, Platform
 from storage.database import Database
 
+# The one channel-scope clause (`c.`: where `channels c` is joined), `channel_key(channel)` its parameters.
+IS_CHANNEL = "platform = ? AND workspace = ? AND channel_id = ?"
+C_IS_CHANNEL = "c.platform = ? AND c.workspace = ? AND c.channel_id = ?"
+
 
 def channel_key(channel: ChannelRef) -> tuple[str, str, str]:
-    """The parameters of `WHERE platform = ? AND workspace = ? AND channel_id = ?`."""
+    """The parameters of IS_CHANNEL."""
     return (channel.platform.value, channel.workspace, channel.channel_id)
+
+
+def channel_ref(row: Sequence[Any], start: int = 0) -> ChannelRef:
+    """The channel of a row holding platform, workspace, channel_id and name from column `start` on."""
+    return ChannelRef(Platform(row[start]), row[start + 1], row[start + 2], row[start + 3])
 
 
 _SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused", "learn", "trending"})
@@ -50,22 +62,25 @@ class ChannelRepository:
         assert row_id is not None
         return row_id
 
+    async def _row(self, channel: ChannelRef, columns: str) -> aiosqlite.Row | None:
+        """`columns` (this module's constants, never a caller's text) of the channel's row; None if unseen."""
+        sql = f"SELECT {columns} FROM channels WHERE {IS_CHANNEL}"  # noqa: S608 - constants only
+        async with self._db.read(sql, channel_key(channel)) as cur:
+            return await cur.fetchone()
+
+    async def _set(self, channel: ChannelRef, assignments: str, values: Iterable[object] = ()) -> None:
+        """`UPDATE channels SET <assignments>` (this module's constants) on the channel's row."""
+        sql = f"UPDATE channels SET {assignments} WHERE {IS_CHANNEL}"  # noqa: S608 - constants only
+        async with self._db.transaction() as conn:
+            await conn.execute(sql, (*values, *channel_key(channel)))
+
     async def row_id(self, channel: ChannelRef) -> int | None:
-        async with self._db.read(
-            "SELECT id FROM channels WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            channel_key(channel),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._row(channel, "id")
         return int(row["id"]) if row else None
 
     async def settings(self, channel: ChannelRef) -> ChannelSettings:
         """The channel's own settings (None fields mean: use the configured default)."""
-        async with self._db.read(
-            "SELECT timezone, post_time, max_papers, paused, learn, trending FROM channels"
-            " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            channel_key(channel),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._row(channel, "timezone, post_time, max_papers, paused, learn, trending")
         if row is None:
             return ChannelSettings()
         return ChannelSettings(
@@ -88,18 +103,13 @@ class ChannelRepository:
         unknown = changes.keys() - _SETTING_COLUMNS
         if unknown:
             raise ValueError(f"not channel settings: {', '.join(sorted(unknown))}")
-        async with self._db.transaction() as conn:
+        async with self._db.transaction():
             await self.ensure(channel, now)
             if changes:
                 # Column names come from _SETTING_COLUMNS, never from the caller's text.
                 assignments = ", ".join(f"{name} = ?" for name in changes)
-                await conn.execute(
-                    f"UPDATE channels SET {assignments}"  # noqa: S608
-                    " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                    (
-                        *(int(v) if isinstance(v, bool) else v for v in changes.values()),
-                        *channel_key(channel),
-                    ),
+                await self._set(
+                    channel, assignments, (int(v) if isinstance(v, bool) else v for v in changes.values())
                 )
             return await self.settings(channel)
 
@@ -112,57 +122,34 @@ class ChannelRepository:
         bot was removed from costs one failed call a day, and comes back on its own once
         the bot is invited again.
         """
-        async with self._db.transaction() as conn:
+        async with self._db.transaction():
             await self.ensure(channel, now)
-            async with conn.execute(
-                "SELECT unreachable_attempts FROM channels"
-                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                channel_key(channel),
-            ) as cur:
-                row = await cur.fetchone()
+            row = await self._row(channel, "unreachable_attempts")
             attempts = (int(row[0]) if row else 0) + 1
             retry_at: datetime = now + min(base * 2 ** (attempts - 1), UNREACHABLE_MAX_BACKOFF)
-            await conn.execute(
-                "UPDATE channels SET unreachable_since = COALESCE(unreachable_since, ?),"
-                " unreachable_error = ?, unreachable_attempts = ?, unreachable_retry_at = ?"
-                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                (
-                    now.isoformat(),
-                    error,
-                    attempts,
-                    retry_at.isoformat(),
-                    *channel_key(channel),
-                ),
+            await self._set(
+                channel,
+                "unreachable_since = COALESCE(unreachable_since, ?), unreachable_error = ?,"
+                " unreachable_attempts = ?, unreachable_retry_at = ?",
+                (now.isoformat(), error, attempts, retry_at.isoformat()),
             )
         return retry_at
 
     async def retry_at(self, channel: ChannelRef) -> datetime | None:
         """When an unreachable channel may be tried again; None when it is reachable."""
-        async with self._db.read(
-            "SELECT unreachable_retry_at FROM channels"
-            " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            channel_key(channel),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._row(channel, "unreachable_retry_at")
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     async def clear_unreachable(self, channel: ChannelRef) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE channels SET unreachable_since = NULL, unreachable_error = NULL,"
-                " unreachable_attempts = 0, unreachable_retry_at = NULL"
-                " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-                channel_key(channel),
-            )
+        await self._set(
+            channel,
+            "unreachable_since = NULL, unreachable_error = NULL, unreachable_attempts = 0,"
+            " unreachable_retry_at = NULL",
+        )
 
     async def unreachable(self, channel: ChannelRef) -> tuple[datetime, str] | None:
         """When and why the channel was marked unreachable, or None if it is fine."""
-        async with self._db.read(
-            "SELECT unreachable_since, unreachable_error FROM channels"
-            " WHERE platform = ? AND workspace = ? AND channel_id = ?",
-            channel_key(channel),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._row(channel, "unreachable_since, unreachable_error")
         if row is None or row["unreachable_since"] is None:
             return None
         return datetime.fromisoformat(row["unreachable_since"]), str(row["unreachable_error"] or "")
@@ -177,7 +164,7 @@ class ChannelRepository:
             rows = await cur.fetchall()
         return [
             (
-                ChannelRef(Platform(r["platform"]), r["workspace"], r["channel_id"], r["name"]),
+                channel_ref(r),
                 ChannelSettings(
                     r["timezone"], r["post_time"], r["max_papers"], bool(r["paused"]), bool(r["learn"])
                 ),
@@ -198,7 +185,7 @@ class ChannelRepository:
         async with self._db.read(_RUN_STATES) as cur:
             rows = await cur.fetchall()
         return {
-            ChannelRef(Platform(r[0]), r[1], r[2], r[3]): (
+            channel_ref(r): (
                 ChannelSettings(r[4], r[5], r[6], bool(r[7]), bool(r[8]), int(r[9])),
                 datetime.fromisoformat(r[10]) if r[10] else None,
             )
@@ -226,4 +213,4 @@ class ChannelRepository:
             params += (default_timezone, timezone)
         async with self._db.read(sql + " ORDER BY id", params) as cur:
             rows = await cur.fetchall()
-        return [ChannelRef(Platform(r[0]), r[1], r[2], r[3]) for r in rows]
+        return [channel_ref(r) for r in rows]

@@ -294,6 +294,11 @@ class PaperRepository:
             row = await cur.fetchone()
         return _row_to_paper(row) if row else None
 
+    async def _papers(self, rest: str, *params: object) -> list[Paper]:
+        """The papers `SELECT <columns> FROM papers <rest>` finds (`rest`: a constant of this module)."""
+        async with self._db.read(f"SELECT {_COLUMNS} FROM papers {rest}", params) as cur:  # noqa: S608
+            return [_row_to_paper(r) for r in await cur.fetchall()]
+
     async def get_many(self, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         for start in range(0, len(arxiv_ids), _CHUNK):
@@ -309,12 +314,8 @@ class PaperRepository:
 
     async def announced_since(self, since: date) -> list[Paper]:
         """Papers first announced on or after `since`, newest first."""
-        async with self._db.read(
-            f"SELECT {_COLUMNS} FROM papers WHERE announced >= ?"  # noqa: S608 - constant column list
-            " ORDER BY announced DESC, arxiv_id DESC",
-            (since.isoformat(),),
-        ) as cur:
-            return [_row_to_paper(r) for r in await cur.fetchall()]
+        since_day = since.isoformat()
+        return await self._papers("WHERE announced >= ? ORDER BY announced DESC, arxiv_id DESC", since_day)
 
     async def count(self) -> int:
         async with self._db.read("SELECT COUNT(*) FROM papers") as cur:
@@ -348,12 +349,7 @@ class PaperRepository:
 
     async def recent(self, limit: int) -> list[Paper]:
         """The `limit` papers stored last (harvested or looked up), newest first."""
-        async with self._db.read(
-            f"SELECT {_COLUMNS} FROM papers"  # noqa: S608 - constant column list
-            " ORDER BY first_seen DESC, arxiv_id DESC LIMIT ?",
-            (limit,),
-        ) as cur:
-            return [_row_to_paper(r) for r in await cur.fetchall()]
+        return await self._papers("ORDER BY first_seen DESC, arxiv_id DESC LIMIT ?", limit)
 
     async def by_search_keys(self, keys: Sequence[int]) -> list[Paper]:
         """The papers with these search keys, in the order given."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.models import ChannelRef, Platform
-from storage.channels import ChannelRepository, channel_key
+from storage.channels import C_IS_CHANNEL, ChannelRepository, channel_key, channel_ref
 from storage.database import Database
 
 
@@ -41,7 +41,7 @@ class ReactionRepository:
             (message_id, channel.platform.value, channel.workspace),
         ) as cur:
             rows = await cur.fetchall()
-        found = [(ChannelRef(Platform(r[0]), r[1], r[2], r[3]), str(r[4])) for r in rows]
+        found = [(channel_ref(r), str(r[4])) for r in rows]
         if channel.platform is Platform.SLACK:
             found = [f for f in found if f[0].channel_id == channel.channel_id]
         return found[0] if len(found) == 1 else None
@@ -86,8 +86,8 @@ class ReactionRepository:
     async def opinions(self, channel: ChannelRef) -> list[Opinion]:
         """Per paper the channel reacted to: net opinion and how many reactions, oldest paper first."""
         async with self._db.read(
-            "SELECT r.arxiv_id, SUM(r.value), COUNT(*) FROM reactions r JOIN channels c ON c.id = r.channel"
-            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?"
+            "SELECT r.arxiv_id, SUM(r.value), COUNT(*) FROM reactions r"  # noqa: S608 - constants only
+            f" JOIN channels c ON c.id = r.channel WHERE {C_IS_CHANNEL}"
             " GROUP BY r.arxiv_id ORDER BY MIN(r.created_at), r.arxiv_id",
             channel_key(channel),
         ) as cur:
@@ -96,9 +96,8 @@ class ReactionRepository:
     async def counts(self, channel: ChannelRef) -> tuple[int, int]:
         """(likes, dislikes) in the channel, every person's counted."""
         async with self._db.read(
-            "SELECT COALESCE(SUM(r.value > 0), 0), COALESCE(SUM(r.value < 0), 0)"
-            " FROM reactions r JOIN channels c ON c.id = r.channel"
-            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
+            "SELECT COALESCE(SUM(r.value > 0), 0), COALESCE(SUM(r.value < 0), 0)"  # noqa: S608 - constants only
+            f" FROM reactions r JOIN channels c ON c.id = r.channel WHERE {C_IS_CHANNEL}",
             channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
@@ -112,4 +111,4 @@ class ReactionRepository:
             " liked ON liked.channel = c.id WHERE c.learn = 1 GROUP BY c.id HAVING COUNT(*) >= ?",
             (min_liked,),
         ) as cur:
-            return [ChannelRef(Platform(r[0]), r[1], r[2], r[3]) for r in await cur.fetchall()]
+            return [channel_ref(r) for r in await cur.fetchall()]

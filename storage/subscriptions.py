@@ -10,8 +10,8 @@ from typing import Any
 import aiosqlite
 
 from bot.memory import gc_paused
-from bot.models import ChannelRef, Platform, Subscription
-from storage.channels import ChannelRepository, channel_key
+from bot.models import ChannelRef, Subscription
+from storage.channels import C_IS_CHANNEL, ChannelRepository, channel_key, channel_ref
 from storage.database import Database
 
 _CHUNK = 10_000
@@ -20,12 +20,13 @@ _SELECT = (
     " c.platform, c.workspace, c.channel_id, c.name"
     " FROM subscriptions s JOIN channels c ON c.id = s.channel"
 )
+_CHANNEL_AT = 5  # the column of _SELECT where the channel's four begin
 
 
 def _row_to_subscription(row: aiosqlite.Row) -> Subscription:
     return Subscription(
         id=int(row["id"]),
-        channel=ChannelRef(Platform(row["platform"]), row["workspace"], row["channel_id"], row["name"]),
+        channel=channel_ref(row, _CHANNEL_AT),
         query=row["query"],
         raw_query=row["raw_query"],
         created_by=row["created_by"],
@@ -49,7 +50,7 @@ def _subscriptions(rows: Iterable[aiosqlite.Row], shared: dict[object, Any]) -> 
             key = (r["platform"], r["workspace"], r["channel_id"], r["name"])
             channel = shared.get(key)
             if channel is None:
-                channel = shared[key] = ChannelRef(Platform(key[0]), key[1], key[2], key[3])
+                channel = shared[key] = channel_ref(key)
             created = shared.get(r["created_at"])
             if created is None:
                 created = shared[r["created_at"]] = datetime.fromisoformat(r["created_at"])
@@ -126,15 +127,14 @@ class SubscriptionRepository:
 
     async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
         async with self._db.read(
-            _SELECT + " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? ORDER BY s.id",
+            f"{_SELECT} WHERE {C_IS_CHANNEL} ORDER BY s.id",
             channel_key(channel),
         ) as cur:
             return [_row_to_subscription(r) for r in await cur.fetchall()]
 
     async def count(self, channel: ChannelRef) -> int:
         async with self._db.read(
-            "SELECT COUNT(*) FROM subscriptions s JOIN channels c ON c.id = s.channel"
-            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
+            f"SELECT COUNT(*) FROM subscriptions s JOIN channels c ON c.id = s.channel WHERE {C_IS_CHANNEL}",  # noqa: S608
             channel_key(channel),
         ) as cur:
             row = await cur.fetchone()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.arxiv_client import ArxivClient
-from bot.commands import Context, read_tracking_query
+from bot.commands import Context
 from bot.config import ArxivConfig, Config, HuggingfaceConfig, load_config
 from bot.models import ChannelRef, Command, Platform, UserRef
 from storage import Store
@@ -90,7 +90,7 @@ async def store(config: Config) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def ctx(config: Config, store: Store) -> Context:
-    return Context(config, store, lambda: NOW, read_tracking_query)
+    return Context(config, store, lambda: NOW)
 
 
 @pytest.fixture

@@ -105,17 +105,17 @@ async def test_a_day_arxiv_was_down_is_read_later_and_reaches_the_next_digest(
         arxiv_server.down()
         clock.at(et(TUE, 0, 30))
         started = stopwatch.monotonic()
-        day1 = await app.harvest_job()
+        day1 = await app.jobs.harvest_job()
         assert stopwatch.monotonic() - started < 5
         assert day1.failed and [(d.day, d.state) for d in day1.days] == [(TUE, DayState.MISSING)]
         clock.at(datetime(2026, 11, 24, 9, tzinfo=UTC))
-        assert [o.status for o in await app.deliver_channels([GENERAL])] == ["nothing"]
+        assert [o.status for o in await app.jobs.deliver_channels([GENERAL])] == ["nothing"]
 
         # Day 2: arXiv is back. Wednesday from the feeds, Tuesday from the API (caught up).
         arxiv_server.up()
         arxiv_server.today(WED)
         clock.at(et(WED, 0, 30))
-        day2 = await app.harvest_job()
+        day2 = await app.jobs.harvest_job()
         assert [(d.day, d.state, d.read, d.caught_up) for d in day2.days] == [
             (WED, DayState.COMPLETE, ("feed",), False),
             (TUE, DayState.PARTIAL, ("api",), True),
@@ -124,13 +124,13 @@ async def test_a_day_arxiv_was_down_is_read_later_and_reaches_the_next_digest(
         assert day2.days[1].new == 50
         assert (await app.store.days.paper_counts([TUE]))[TUE] == 50
         clock.at(datetime(2026, 11, 25, 9, tzinfo=UTC))
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
 
         # Day 3: only Thursday is read; Tuesday has all the API can give and is not asked again.
         arxiv_server.today(THU)
         arxiv_server.reset_requests()
         clock.at(et(THU, 0, 30))
-        day3 = await app.harvest_job()
+        day3 = await app.jobs.harvest_job()
         assert [(d.day, d.state) for d in day3.days] == [(THU, DayState.COMPLETE)]
         assert all(r.path.startswith("/atom/") or "id_list" in r.query for r in arxiv_server.requests)
 
@@ -168,18 +168,18 @@ async def test_the_daily_catch_up_reads_what_the_harvest_could_not_the_same_day(
         await app.command(command("/track video retrieval"))
         arxiv_server.down()  # all night, through the harvest's re-polls
         clock.at(et(fri, 0, 30))
-        assert (await app.harvest_job()).days[0].state is DayState.MISSING
+        assert (await app.jobs.harvest_job()).days[0].state is DayState.MISSING
         # Half a day later arXiv is back: Friday is read from its feed, not on Monday from the API.
         assert app.scheduler.next_fire("catch-up", et(fri, 0, 31)) == et(fri, 12, 30)
         arxiv_server.up()
         clock.at(et(fri, 12, 30))
-        report = await app.catch_up_job()
+        report = await app.jobs.catch_up_job()
         assert [(d.day, d.state, d.read) for d in report.days] == [(fri, DayState.COMPLETE, ("feed",))]
         # Nothing left: the next catch-up asks arXiv nothing.
         arxiv_server.reset_requests()
         clock.at(et(date(2026, 11, 21), 12, 30))
-        assert (await app.catch_up_job()).status == "nothing" and arxiv_server.requests == []
-        [outcome] = await app.deliver_channels([GENERAL])  # Saturday's digest
+        assert (await app.jobs.catch_up_job()).status == "nothing" and arxiv_server.requests == []
+        [outcome] = await app.jobs.deliver_channels([GENERAL])  # Saturday's digest
     assert outcome.posted == 15 and adapter.messages[0].text.startswith(
         "arXiv digest for Fri 20 Nov 2026: 18"
     )

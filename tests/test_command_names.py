@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from adapters.console import ConsoleAdapter
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackConfig
-from bot.app import App, dm_help
+from bot.app import App
 from bot.commands import COMMANDS, HELP_TEXT, help_text
 from bot.config import Config, Secret
+from bot.lookup_commands import dm_help
 from bot.models import ChannelRef, DirectMessage, Platform, UserRef
 from bot.ports import slash
 from tests.conftest import command

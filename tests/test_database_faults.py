@@ -30,7 +30,7 @@ from storage import Store, database
 from storage.process_lock import lock_path
 from tests.conftest import GENERAL
 from tests.fakes.recording import RecordingAdapter
-from tests.test_digest import HARVESTED_AT, TRACKED_AT, Clock, console, harvest, paper, parents, track
+from tests.fakes.stories import HARVESTED_AT, TRACKED_AT, Clock, console, harvest, paper, parents, track
 
 
 @contextmanager
@@ -72,7 +72,7 @@ async def test_a_write_lock_held_past_the_busy_timeout_is_waited_out_not_a_lost_
         await track(app, "video retrieval")
         await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 4)])
         with write_lock_held(config.database_path, 1.5) as released:
-            [outcome] = await app.deliver_channels([GENERAL])
+            [outcome] = await app.jobs.deliver_channels([GENERAL])
             assert released.is_set()  # the digest could only finish once the lock was gone
         assert outcome.status == "posted" and outcome.posted == 3
         assert app.reporter.count == 0
@@ -104,13 +104,13 @@ async def test_a_lock_that_outlasts_the_retries_fails_the_digest_and_the_resume_
     async with App(config, [adapter], clock=clock) as app:
         await track(app, "video retrieval")
         await harvest(app, clock, [paper(i, f"Video Retrieval Part {i}") for i in range(1, 4)])
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         # The first card landed, but its id could not be written: the digest stays open.
         assert outcome.status == "failed" and "stayed locked" in outcome.detail
         adapter.holder.close()  # the other program lets go
-        [resumed] = await app.resume_open_digests()
+        [resumed] = await app.jobs.resume_open_digests()
         assert resumed.status == "posted"
-        assert await app.resume_open_digests() == []
+        assert await app.jobs.resume_open_digests() == []
     [parent] = parents(adapter)
     # The card whose id was lost was looked up, not posted twice.
     assert sorted(adapter.thread(parent)) == [f"Video Retrieval Part {i}" for i in range(1, 4)]

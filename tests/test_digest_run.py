@@ -21,7 +21,7 @@ from bot.models import ChannelRef, Paper, Platform, Subscription, ThreadItem
 from storage import Store
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
-from tests.test_digest import DAY, DELIVER_AT, HARVESTED_AT, TRACKED_AT, Clock, paper, parents, track
+from tests.fakes.stories import DAY, DELIVER_AT, HARVESTED_AT, TRACKED_AT, Clock, paper, parents, track
 
 VISION = ChannelRef(Platform.CONSOLE, "local", "vision", "vision")
 NLP = ChannelRef(Platform.CONSOLE, "local", "nlp", "nlp")
@@ -89,7 +89,7 @@ async def test_a_run_plans_and_posts_what_planning_each_channel_on_its_own_does(
     run_clock, run_adapter = Clock(TRACKED_AT), CardRecorder(name="console")
     async with App(config, [run_adapter], clock=run_clock) as app:
         await set_up(app, run_clock)
-        outcomes = await app.deliver_channels(list(TRACKED))
+        outcomes = await app.jobs.deliver_channels(list(TRACKED))
         assert [o.status for o in outcomes] == ["posted"] * len(TRACKED)
         assert app.reporter.count == 0
         batched = await ledger(app.store)
@@ -130,7 +130,7 @@ async def test_a_channel_planned_by_digest_while_the_run_matched_is_matched_agai
             return await states()
 
         monkeypatch.setattr(app.store.channels, "run_states", digest_first)
-        outcomes = await app.deliver_channels(list(TRACKED))
+        outcomes = await app.jobs.deliver_channels(list(TRACKED))
         assert app.reporter.count == 0
     assert [o.status for o in outcomes] == ["nothing", "posted", "posted", "posted"]
     [parent] = parents(adapter)  # #general's digest, once, each paper once (au:lovelace: all)
@@ -145,8 +145,8 @@ async def test_a_run_over_many_channels_never_offers_a_paper_twice(
     clock, adapter = Clock(TRACKED_AT), RecordingAdapter(name="console")
     async with App(config, [adapter], clock=clock) as app:
         await set_up(app, clock)
-        first = await app.deliver_channels(list(TRACKED))
-        assert (await app.deliver_channels(list(TRACKED))) == [
+        first = await app.jobs.deliver_channels(list(TRACKED))
+        assert (await app.jobs.deliver_channels(list(TRACKED))) == [
             delivery.Outcome(c, "nothing") for c in TRACKED
         ]
         # The next day: a new version of a shown paper, one of one over the cap, and a new paper.
@@ -158,7 +158,7 @@ async def test_a_run_over_many_channels_never_offers_a_paper_twice(
         ]
         await app.store.papers.upsert_many(replaced, later)
         clock.now = later + timedelta(hours=3)
-        again = await app.deliver_channels(list(TRACKED))
+        again = await app.jobs.deliver_channels(list(TRACKED))
     assert [o.posted for o in first] == [14, 3, 2, 12]
     assert [o.posted for o in again] == [1, 1, 0, 1]
     new_parents = [m.message_id for m in adapter.messages if m.parent_id is None][4:]

@@ -12,10 +12,10 @@ import pytest
 from adapters.discord import DiscordAdapter
 from adapters.discord.config import DiscordConfig
 from adapters.discord.render import LIST_FILE, escape
-from bot.app import ARXIV_DOWN_REPLY, App
+from bot.app import App
 from bot.commands import HELP_TEXT
 from bot.config import ArxivConfig, Config, Secret
-from bot.errors import INTERNAL_ERROR_REPLY
+from bot.errors import ARXIV_DOWN_REPLY, INTERNAL_ERROR_REPLY
 from bot.models import Card, ChannelRef, Command, DirectMessage, Platform, Reply, UserRef, Visibility
 from bot.textcut import shorten
 from tests.fakes.arxiv_server import load_sample

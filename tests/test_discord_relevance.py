@@ -60,7 +60,7 @@ async def delivered(config: Config, fake: FakeDiscord) -> AsyncIterator[tuple[Ap
         await app.store.papers.upsert_many(VIDEO[3:40] + unrelated(100), NOW - timedelta(days=3))
         await app.store.papers.upsert_many(VIDEO[:3], NOW - timedelta(hours=2))
         clock.now = NOW
-        [outcome] = await app.deliver_channels([CHANNEL])
+        [outcome] = await app.jobs.deliver_channels([CHANNEL])
         assert outcome.posted == 3, outcome
         [thread] = fake.threads(PAPERS_ID)
         yield app, thread.messages

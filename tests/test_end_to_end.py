@@ -74,14 +74,14 @@ async def test_track_harvest_and_the_digest_at_nine_in_the_channel_timezone(
         await pipe.wait_for("Settings saved.")
 
         clock[0] = HARVEST_AT
-        report = await app.harvest_job()
+        report = await app.jobs.harvest_job()
         assert report.status == "ok" and [(d.day, d.state) for d in report.days] == [(DAY, "complete")]
         # The day's matches get their comments and journal refs in one id_list request.
         [enrich] = [r for r in arxiv_server.requests if "id_list" in r.query]
         assert len(enrich.query["id_list"].split(",")) == 8
 
         clock[0] = BERLIN_NINE
-        job = await app.delivery_job(console.channel)
+        job = await app.jobs.delivery_job(console.channel)
         assert job is not None
         fire = app.scheduler.next_fire(job, datetime(2025, 10, 14, 12, tzinfo=UTC))
         assert fire == BERLIN_NINE

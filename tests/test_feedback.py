@@ -87,7 +87,7 @@ async def test_reactions_on_a_card_are_kept_with_who_and_taken_back(config: Conf
         await ask(app, "/track video retrieval")
         await app.store.papers.upsert_many(VIDEO[:2], NOW - timedelta(hours=2))
         clock.now = NOW
-        await app.deliver_channels([GENERAL])
+        await app.jobs.deliver_channels([GENERAL])
         parent, card, _ = adapter.messages
         assert card.parent_id == parent.message_id
         await app.reaction(Reaction(GENERAL, card.message_id, ALICE, 1))
@@ -117,7 +117,7 @@ async def two_cluster_digest(config: Config, *, learn: bool) -> list[str]:
         today = [p for p in VIDEO if p not in liked and "video" in p.title.lower()][:10] + MULTIMODAL[:10]
         await app.store.papers.upsert_many(today, NOW - timedelta(hours=2))
         clock.now = NOW
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.posted == 15
     return [m.text for m in adapter.messages if m.parent_id is not None]
 
@@ -143,7 +143,7 @@ async def test_four_likes_are_not_a_taste_yet(config: Config) -> None:
         assert await app.store.reactions.learning_channels(feedback.MIN_LIKES) == []
         relevance = app.context.relevance
         assert relevance is not None
-        await app.deliver_channels([GENERAL])
+        await app.jobs.deliver_channels([GENERAL])
         assert relevance.corpus._model is None  # nobody learns, no like: topic: no text model at all
 
 
@@ -156,7 +156,7 @@ async def test_you_may_also_like_adds_papers_no_query_matched_beyond_the_cap(con
         today = [p for p in VIDEO if p not in liked][:20] + MULTIMODAL[:20]
         await app.store.papers.upsert_many(today, NOW - timedelta(hours=2))
         clock.now = NOW
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         header = adapter.messages[0].text
         ledger = await app.store.deliveries.get(1)
         assert ledger is not None

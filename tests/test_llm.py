@@ -58,7 +58,7 @@ async def digest_of(
             await app.command(command("/track video retrieval", channel))
         await app.store.papers.upsert_many(PAPERS[:papers], NOW - timedelta(hours=2))
         clock.now = NOW
-        outcomes = await app.deliver_channels(list(channels))
+        outcomes = await app.jobs.deliver_channels(list(channels))
         assert all(o.status == "posted" for o in outcomes), outcomes
     return adapter
 
@@ -126,11 +126,11 @@ async def test_the_days_matches_are_summarised_after_the_harvest_before_any_dige
         await app.command(command("/track video retrieval"))
         await app.store.papers.upsert_many(PAPERS[:4], NOW - timedelta(hours=8))
         clock.now = NOW - timedelta(hours=8)
-        await app.enrich_matches()  # what the harvest job does once it stored new papers
+        await app.jobs.enrich_matches()  # what the harvest job does once it stored new papers
         assert len(llm.requests) == 4
         llm.status = 500  # the endpoint goes down before the digest: the stored TL;DRs are used
         clock.now = NOW
-        await app.deliver_channels([GENERAL])
+        await app.jobs.deliver_channels([GENERAL])
     assert len(llm.requests) == 4
     assert all(c.body.startswith("TL;DR (LLM): ") for c in adapter.cards)
 

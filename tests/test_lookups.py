@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from bot.app import ARXIV_DOWN_REPLY, DM_HELP, App
+from bot.app import App
 from bot.arxiv_calendar import ARXIV_TZ
 from bot.config import ArxivConfig, Config
+from bot.errors import ARXIV_DOWN_REPLY
 from bot.ingest import INTERACTIVE_RETRIES
+from bot.lookup_commands import DM_HELP
 from bot.models import DirectMessage, Paper
 from tests.conftest import ALICE, command
 from tests.fakes.arxiv_server import FakeArxiv, Fault, load_sample

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from bot.match_paper import PreparedPaper, prepare
 from bot.match_reasons import Hit, MatchReason
-from bot.matching import MatchIndex, naive_match
+from bot.matching import MatchIndex
 from bot.models import Paper
 from bot.query import Query, QueryError, TextField, parse
+from tests.fakes.naive import index_of, naive_match
 
 QUICK = settings(max_examples=200, deadline=None)
 DATA = Path(__file__).parent / "data"
@@ -45,7 +46,7 @@ def paper(
 
 
 def matched(query: str, papers: Sequence[Paper]) -> set[str]:
-    index = MatchIndex.build([("sub", parse(query))])
+    index = index_of([("sub", parse(query))])
     return {h.arxiv_id for h in index.match(papers)}
 
 
@@ -137,7 +138,7 @@ def test_hits_say_why_in_the_papers_own_words() -> None:
     p = paper(
         "Partially Relevant Video Retrieval", "Text-to-video retrieval is hard.", ["Jane Müller"], ["cs.CV"]
     )
-    index = MatchIndex.build([(1, parse("video retrieval")), (2, parse("au:mueller cat:cs.*"))])
+    index = index_of([(1, parse("video retrieval")), (2, parse("au:mueller cat:cs.*"))])
     hits = {h.key: h for h in index.match([p])}
     assert hits[1].why == (
         MatchReason("title", ("Video Retrieval",)),
@@ -146,15 +147,13 @@ def test_hits_say_why_in_the_papers_own_words() -> None:
     assert hits[1].in_title and hits[1].highlights == ("Video Retrieval", "video retrieval")
     assert hits[2].why == (MatchReason("author", ("Jane Müller",)), MatchReason("category", ("cs.CV",)))
     assert not hits[2].in_title
-    abstract_only = MatchIndex.build([(3, parse("hard"))]).match([p])[0]
+    abstract_only = index_of([(3, parse("hard"))]).match([p])[0]
     assert not abstract_only.in_title and abstract_only.why == (MatchReason("abstract", ("hard",)),)
 
 
 def test_identical_queries_share_one_entry_and_fan_out() -> None:
     q = parse("video retrieval")
-    index: MatchIndex[str] = MatchIndex.build(
-        [("a", q), ("b", parse("Video  Retrieval")), ("c", parse("audio"))]
-    )
+    index: MatchIndex[str] = index_of([("a", q), ("b", parse("Video  Retrieval")), ("c", parse("audio"))])
     assert len(index) == 3 and index.distinct_queries == 2
     p = paper("Video retrieval")
     assert [h.key for h in index.match([p])] == ["a", "b"]
@@ -185,7 +184,7 @@ class CountingPaper(PreparedPaper):
 
 def test_only_candidate_queries_are_verified() -> None:
     queries = [(i, parse(f'"topic{i} method{i}" -noise')) for i in range(1000)]
-    index = MatchIndex.build([*queries, (-1, parse("video retrieval -audio"))])
+    index = index_of([*queries, (-1, parse("video retrieval -audio"))])
     p = CountingPaper(paper("Video retrieval", "plain words about topic1 and method2"))
     hits = index.match_prepared([p])
     assert [h.key for h in hits] == [-1]
@@ -193,7 +192,7 @@ def test_only_candidate_queries_are_verified() -> None:
 
 
 def test_exact_anchor_queries_skip_verification() -> None:
-    index = MatchIndex.build([(1, parse("video retrieval")), (2, parse("ti:diffusion OR cat:cs.CV"))])
+    index = index_of([(1, parse("video retrieval")), (2, parse("ti:diffusion OR cat:cs.CV"))])
     p = CountingPaper(paper("Video retrieval and diffusion", categories=["cs.CV"]))
     assert sorted(h.key for h in index.match_prepared([p])) == [1, 2]
     assert p.looks <= 3  # only explain() looks again, to report which words matched
@@ -257,7 +256,7 @@ def test_index_agrees_with_a_naive_scan(texts: list[str], papers: list[Paper]) -
         except QueryError:
             continue  # e.g. an OR branch that is only an exclusion
     assume(subs)
-    fast = MatchIndex.build(subs).match(papers)
+    fast = index_of(subs).match(papers)
     slow = naive_match(subs, papers)
     # Ranking asks `in_title` before anything is explained: the shortcut must agree with the reasons.
     title_first = [h.in_title for h in fast]
@@ -284,7 +283,7 @@ def test_a_title_containing_the_phrase_always_matches(before: str, phrase: str, 
         raise
     p = paper(f"{before} {phrase} {after}")
     assert q.matches(prepare(p))
-    hits = MatchIndex.build([(0, q)]).match([p])
+    hits = index_of([(0, q)]).match([p])
     assert len(hits) == 1 and hits[0].in_title
 
 
@@ -296,7 +295,7 @@ def test_long_phrases_are_verified_word_by_word() -> None:
     ]
     near = paper("Text to video and video retrieval with CLIP", "text to video, then retrieval with clip")
     exact = paper("Text-to-video retrieval", "Video retrieval with CLIP.")
-    index = MatchIndex.build(subs)
+    index = index_of(subs)
     got = sorted((h.key, h.arxiv_id) for h in index.match([near, exact]))
     assert got == sorted((h.key, h.arxiv_id) for h in naive_match(subs, [near, exact]))
     assert got == sorted([(1, exact.arxiv_id), (2, near.arxiv_id), (3, near.arxiv_id), (3, exact.arxiv_id)])

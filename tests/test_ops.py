@@ -240,7 +240,7 @@ async def test_metrics_count_arxiv_harvests_digests_failures_and_commands(
         report = await app.harvester.harvest(HARVEST_AT, needed=[frozenset({"cs.CV"})])
         assert report.status == "ok" and [d.new for d in report.days] == [3]
         clock.now = HARVEST_AT + timedelta(hours=9)
-        outcomes = await app.deliver_channels([GENERAL, unreachable])
+        outcomes = await app.jobs.deliver_channels([GENERAL, unreachable])
         assert [o.status for o in outcomes] == ["posted", "unreachable"]
         status, text, _ = await get(app.ops.port, "/metrics")
     assert status == 200

@@ -164,7 +164,7 @@ async def test_a_digest_brings_like_topic_papers_and_says_what_they_are_similar_
         today = [p for p in VIDEO + MULTIMODAL if p.arxiv_id not in EXAMPLES] + unrelated(200, YESTERDAY)
         await app.store.papers.upsert_many(today, harvested_at)
         clock[0] = NOW
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.status == "posted"
         header = adapter.messages[0].text
     similar_cards = [c for c in adapter.cards if "similar to: " in c.footer]
@@ -182,6 +182,6 @@ async def test_the_keyword_path_fits_no_model_when_nobody_needs_one(config: Conf
         await app.command(command("/track video retrieval"))
         await app.store.papers.upsert_many(VIDEO[:5], NOW - timedelta(hours=1))
         clock[0] = NOW
-        [outcome] = await app.deliver_channels([GENERAL])
+        [outcome] = await app.jobs.deliver_channels([GENERAL])
         assert outcome.posted == 5
         assert app.context.relevance is not None and app.context.relevance.corpus._model is None

@@ -53,7 +53,7 @@ async def delivered(config: Config, fake: FakeSlack) -> AsyncIterator[App]:
         await app.store.papers.upsert_many(VIDEO[3:40], NOW - timedelta(days=3))
         await app.store.papers.upsert_many(VIDEO[:3] + multimodal(NOW.date())[:20], NOW - timedelta(hours=2))
         clock.now = NOW
-        [outcome] = await app.deliver_channels([CHANNEL])
+        [outcome] = await app.jobs.deliver_channels([CHANNEL])
         assert outcome.posted >= 3, outcome
         yield app
 

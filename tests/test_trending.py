@@ -259,7 +259,7 @@ async def test_the_digest_adds_the_trending_papers_that_match_and_each_paper_goe
     # Tuesday's announcement: three video retrieval papers, 2510.12283 among them.
     await app.store.papers.upsert_many(video_retrieval(date(2025, 10, 14))[:3], WEDNESDAY)
     await app.context.trending.refresh()  # type: ignore[union-attr]
-    [outcome] = await app.deliver_channels([CHANNEL])
+    [outcome] = await app.jobs.deliver_channels([CHANNEL])
     rec = recorder(app)
     [parent] = rec.parents
     assert parent.header.startswith("arXiv digest for Tue 14 Oct 2025: 3 new papers")
@@ -279,7 +279,7 @@ async def test_the_digest_adds_the_trending_papers_that_match_and_each_paper_goe
         "Trending on Hugging Face: ▲ 59 upvotes",
     ]
     assert outcome.posted == 5
-    assert (await app.deliver_channels([CHANNEL]))[0].status == "nothing"  # nothing twice
+    assert (await app.jobs.deliver_channels([CHANNEL]))[0].status == "nothing"  # nothing twice
     assert {"2510.07720", "2510.13084", "2510.12283"} <= await app.store.deliveries.delivered_ids(CHANNEL)
 
 
@@ -289,7 +289,7 @@ async def test_a_channel_without_queries_gets_the_days_top_papers(app: App) -> N
     assert QUIET in await app.store.channels.at_slot("09:00", "UTC", "09:00", "UTC")  # it has a digest
     tracked = (await app.command(command("/tracked", QUIET))).text
     assert "its digest holds only the trending papers" in tracked and "Plus up to 3 trending" in tracked
-    [outcome] = await app.deliver_channels([QUIET])
+    [outcome] = await app.jobs.deliver_channels([QUIET])
     assert outcome.posted == 3
     rec = recorder(app)
     assert rec.parents[0].header == "Trending on Hugging Face, Tue 14 Oct 2025: 3 papers"
@@ -309,8 +309,8 @@ async def test_a_hugging_face_failure_never_delays_or_breaks_the_arxiv_digest(
     await app.store.papers.upsert_many(video_retrieval(date(2025, 10, 14))[:3], WEDNESDAY)
     hf.script(Fault(delay=30.0))  # Hugging Face hangs
     started = time.monotonic()
-    app.read_trending_later()  # as after the harvest
-    [outcome] = await app.deliver_channels([CHANNEL])
+    app.jobs.read_trending_later()  # as after the harvest
+    [outcome] = await app.jobs.deliver_channels([CHANNEL])
     assert outcome.posted == 3 and time.monotonic() - started < 1.5
     assert recorder(app).parents[0].lines == ("• video retrieval: 3",)
 
@@ -318,11 +318,11 @@ async def test_a_hugging_face_failure_never_delays_or_breaks_the_arxiv_digest(
 async def test_the_list_is_read_after_the_harvest_when_a_channel_wants_it(
     app: App, hf: FakeHuggingFace
 ) -> None:
-    await app.harvest_job()  # nothing tracked, no channel wants trending papers: nobody is asked
+    await app.jobs.harvest_job()  # nothing tracked, no channel wants trending papers: nobody is asked
     await asyncio.sleep(0.1)
     assert hf.requests == []
     await tracking(app, QUIET, None, 2)
-    await app.harvest_job()
+    await app.jobs.harvest_job()
     await eventually(lambda: _read(hf))
     assert await app.store.trending.latest(date(2025, 10, 14)) is not None
 
@@ -336,10 +336,10 @@ async def test_a_section_interrupted_by_a_crash_is_finished_without_repeats(app:
     await app.context.trending.refresh()  # type: ignore[union-attr]
     rec = recorder(app)
     rec.lose_id_of = 3  # the second card reaches the platform, its id does not come back
-    [crashed] = await app.deliver_channels([QUIET])
+    [crashed] = await app.jobs.deliver_channels([QUIET])
     assert crashed.status == "failed" and len(rec.messages) == 3
     rec.lose_id_of = None
-    [resumed] = await app.deliver_channels([QUIET])
+    [resumed] = await app.jobs.deliver_channels([QUIET])
     cards = [m for m in rec.messages if m.parent_id is not None]
     assert resumed.status == "posted" and len(cards) == 3 == len({m.key for m in cards})
     assert len([m for m in rec.messages if m.parent_id is None]) == 1  # one header

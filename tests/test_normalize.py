@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import fold, name_matches, name_tokens, name_variants, stem, to_plain, tokens, word_spans, words
+from bot.normalize import (
+    fold,
+    name_matches,
+    name_tokens,
+    name_variants,
+    stem,
+    to_plain,
+    tokens,
+    word_spans,
+    words,
+)
 
 QUICK = settings(max_examples=200, deadline=None)
 
