@@ -32,10 +32,10 @@ from bot.errors import ErrorReporter
 from bot.harvest import Harvester
 from bot.health import Health, check_health
 from bot.huggingface import HuggingFaceClient
-from bot.ingest import ArxivService
 from bot.jobs import Jobs
 from bot.llm import Summarizer
 from bot.lookup_commands import answer_dm
+from bot.lookups import ArxivService
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply
 from bot.ops import OpsServer, SharesHttp
 from bot.platforms import create_adapters

@@ -17,7 +17,7 @@ from storage import Store
 
 if TYPE_CHECKING:  # the services are built by the App; handlers only call them
     from bot.delivery import Deliverer
-    from bot.ingest import ArxivService
+    from bot.lookups import ArxivService
     from bot.relevance import Relevance
     from bot.trending import Trending
 

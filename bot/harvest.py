@@ -34,10 +34,10 @@ from bot.arxiv_calendar import (
 from bot.arxiv_client import ArxivClient, FeedResult
 from bot.config import Config
 from bot.errors import ArxivDeferred, ArxivUnavailable
+from bot.feed_plan import api_categories, needed_union, plan_feed_requests
 from bot.feeds import ParsedFeed, merge
 from bot.fulltext import search_text
 from bot.harvest_report import DayReport, HarvestReport, combined, counts, day_state, to_read
-from bot.ingest import api_categories, needed_union, plan_feed_requests
 from bot.models import AnnouncementDay, DayState, Paper, Source
 from storage.store import Store
 

@@ -9,8 +9,8 @@ from bot.arxiv_calendar import ARXIV_TZ, announced_at, holidays_between, next_ha
 from bot.arxiv_client import ArxivClient
 from bot.config import Config
 from bot.effective_settings import harvest_at
+from bot.feed_plan import harvest_needs
 from bot.harvest import COMMAND_WINDOW, Harvester
-from bot.ingest import harvest_needs
 from bot.models import AnnouncementDay, DayState
 from storage.store import Store
 

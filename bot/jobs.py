@@ -20,10 +20,11 @@ from bot.config import Config
 from bot.delivery import Deliverer
 from bot.effective_settings import ASAP, effective, effective_max_papers, harvest_at, post_time, zone
 from bot.errors import ArxivUnavailable, ErrorReporter
+from bot.feed_plan import harvest_needs
 from bot.harvest import SCHEDULED_WINDOW, Harvester
 from bot.harvest_report import HarvestReport
-from bot.ingest import ArxivService, harvest_needs
 from bot.llm import Summarizer, to_be_shown
+from bot.lookups import ArxivService
 from bot.models import ChannelRef
 from bot.posting import Outcome
 from bot.scheduling import Scheduler

@@ -11,7 +11,7 @@ from bot.arxiv_ids import parse_arxiv_id
 from bot.bibtex import bibtex_reply
 from bot.command_context import Context, clean_text, need
 from bot.errors import ArxivUnavailable, UserError
-from bot.ingest import ArxivService, abstract_reply
+from bot.lookups import ArxivService, abstract_reply
 from bot.models import Command, Paper, Reply
 from bot.ports import CommandNaming, slash
 from bot.query import MAX_QUERY_CHARS, parse

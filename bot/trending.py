@@ -22,7 +22,7 @@ from bot import digest, similar, why
 from bot.config import Config
 from bot.errors import ArxivUnavailable
 from bot.huggingface import HuggingFaceClient, HuggingFaceUnavailable
-from bot.ingest import INTERACTIVE_RETRIES, ArxivService
+from bot.lookups import INTERACTIVE_RETRIES, ArxivService
 from bot.match_paper import PreparedPaper, prepare
 from bot.models import Card, ChannelRef, Paper, Reply, TrendingDay, TrendingPaper
 from bot.query import parse_stored

@@ -17,7 +17,8 @@ from bot.app import App
 from bot.commands import Context, dispatch
 from bot.config import ArxivConfig, Config
 from bot.errors import UserError
-from bot.ingest import ArxivService, subscription_categories
+from bot.feed_plan import subscription_categories
+from bot.lookups import ArxivService
 from bot.models import Paper
 from bot.relevance import Relevance
 from bot.textmodel import TextModel

@@ -9,7 +9,7 @@ import pytest
 
 from bot.channel_matches import SubscriptionIndex
 from bot.commands import Context, dispatch
-from bot.ingest import subscription_categories
+from bot.feed_plan import subscription_categories
 from bot.query import parse_stored
 from tests.conftest import GENERAL, command
 
