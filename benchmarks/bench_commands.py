@@ -48,15 +48,16 @@ from stores import build_once  # noqa: E402
 
 from adapters.slack import SlackAdapter  # noqa: E402
 from adapters.slack.config import SlackConfig  # noqa: E402
-from bot import commands, digest  # noqa: E402
 from bot.app import App  # noqa: E402
-from bot.commands import Context  # noqa: E402
+from bot.commands import dispatch as commands  # noqa: E402
+from bot.commands.dispatch import Context  # noqa: E402
 from bot.config import ArxivConfig, Config, Secret, load_config  # noqa: E402
+from bot.digest import compose as digest  # noqa: E402
 from bot.errors import ErrorReporter  # noqa: E402
-from bot.match_paper import prepare  # noqa: E402
+from bot.matching.paper import prepare  # noqa: E402
+from bot.matching.query import QueryError, parse  # noqa: E402
 from bot.models import ChannelRef, Command, Paper, Platform, Reply, UserRef  # noqa: E402
-from bot.query import QueryError, parse  # noqa: E402
-from bot.scheduling import Scheduler  # noqa: E402
+from bot.scheduling.scheduler import Scheduler  # noqa: E402
 from storage import Store  # noqa: E402
 from storage.migrations import LATEST_VERSION  # noqa: E402
 from storage.papers import _row_to_paper, search_key_floor  # noqa: E402

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import load_config
-from bot.delivery import Deliverer
+from bot.digest.delivery import Deliverer
 from bot.errors import ErrorReporter
 from bot.models import ChannelRef, Paper, Platform, Post, ThreadItem
 from bot.ports import slash

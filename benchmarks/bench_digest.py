@@ -46,12 +46,12 @@ import bench_matching  # noqa: E402
 from stores import build_once  # noqa: E402
 
 from bot.config import load_config  # noqa: E402
-from bot.delivery import Deliverer, Prepared  # noqa: E402
+from bot.digest.delivery import Deliverer, Prepared  # noqa: E402
 from bot.errors import ErrorReporter  # noqa: E402
-from bot.match_paper import prepare  # noqa: E402
+from bot.matching.paper import prepare  # noqa: E402
+from bot.matching.query import Query, QueryError, parse  # noqa: E402
 from bot.models import ChannelRef  # noqa: E402
-from bot.query import Query, QueryError, parse  # noqa: E402
-from bot.relevance import Relevance  # noqa: E402
+from bot.relevance.ranking import Relevance  # noqa: E402
 from storage import Store  # noqa: E402
 from storage.migrations import LATEST_VERSION  # noqa: E402
 

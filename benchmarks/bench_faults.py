@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackConfig
 from bot.config import Secret, load_config
-from bot.delivery import Deliverer
+from bot.digest.delivery import Deliverer
 from bot.errors import ErrorReporter
 from bot.models import ChannelRef, Paper, Platform
 from storage import Store

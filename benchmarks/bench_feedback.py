@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_similar import load, noise, shuffled_ids  # noqa: E402
-from bot import feedback  # noqa: E402
 from bot.models import ChannelRef, Paper, Platform  # noqa: E402
-from bot.relevance import Relevance  # noqa: E402
+from bot.relevance import feedback  # noqa: E402
+from bot.relevance.ranking import Relevance  # noqa: E402
 from storage import Store  # noqa: E402
 from storage.reactions import Opinion  # noqa: E402
 

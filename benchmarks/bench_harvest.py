@@ -37,13 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_matching
 
-from bot.arxiv_calendar import ARXIV_TZ
-from bot.arxiv_client import ArxivClient
+from bot.arxiv.calendar import ARXIV_TZ
+from bot.arxiv.client import ArxivClient
+from bot.arxiv.feeds import merge, parse_feed
+from bot.arxiv.harvest import Harvester
+from bot.arxiv.harvest_report import HarvestReport
 from bot.config import ArxivConfig, Config
-from bot.feeds import merge, parse_feed
-from bot.fulltext import search_text
-from bot.harvest import Harvester
-from bot.harvest_report import HarvestReport
+from bot.matching.fulltext import search_text
 from bot.models import Paper
 from storage import Store
 from tests.fakes.arxiv_formats import atom_feed

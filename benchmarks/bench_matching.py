@@ -36,11 +36,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.match_paper import PreparedPaper, prepare  # noqa: E402
-from bot.match_reasons import MatchReason, explain  # noqa: E402
+from bot.matching.normalize import STOP_WORDS, stem, tokens  # noqa: E402
+from bot.matching.paper import PreparedPaper, prepare  # noqa: E402
+from bot.matching.query import Query, QueryError, parse  # noqa: E402
+from bot.matching.reasons import MatchReason, explain  # noqa: E402
 from bot.models import Paper  # noqa: E402
-from bot.normalize import STOP_WORDS, stem, tokens  # noqa: E402
-from bot.query import Query, QueryError, parse  # noqa: E402
 from tests.fakes.naive import index_of  # noqa: E402
 
 SEED = 20240601

@@ -41,11 +41,13 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn.metrics.pairwise import cosine_similarity  # noqa: E402
 
-from bot import channel_matches, digest, similar  # noqa: E402
-from bot.matching import MatchIndex  # noqa: E402
+from bot.digest import compose as digest  # noqa: E402
+from bot.digest import matches as channel_matches  # noqa: E402
+from bot.matching.index import MatchIndex  # noqa: E402
+from bot.matching.query import parse  # noqa: E402
 from bot.models import Paper  # noqa: E402
-from bot.query import parse  # noqa: E402
-from bot.textmodel import TextModel  # noqa: E402
+from bot.relevance import similar  # noqa: E402
+from bot.relevance.textmodel import TextModel  # noqa: E402
 from tests.fakes.naive import index_of  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

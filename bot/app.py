@@ -5,8 +5,8 @@
 
 Start-up happens in `__aenter__`; if any step fails, what was already started
 is torn down in reverse before the exception propagates. What runs on a
-schedule, and when, is `bot.jobs`; what commands and DMs answer is
-`bot.commands` and `bot.lookup_commands`. Every failure takes the one error
+schedule, and when, is `bot.scheduling.jobs`; what commands and DMs answer is
+`bot.commands.dispatch` and `bot.commands.lookups`. Every failure takes the one error
 path (`ErrorReporter.failed`).
 """
 
@@ -23,27 +23,27 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TypeVar
 
-from bot import metrics
-from bot.arxiv_client import ArxivClient
-from bot.commands import Context, dispatch
+from bot.arxiv.client import ArxivClient
+from bot.arxiv.harvest import Harvester
+from bot.arxiv.lookups import ArxivService
+from bot.commands.dispatch import Context, dispatch
+from bot.commands.lookups import answer_dm
+from bot.commands.relevance import record_reaction
 from bot.config import Config
-from bot.delivery import Deliverer
+from bot.digest.delivery import Deliverer
+from bot.digest.llm import Summarizer
 from bot.errors import ErrorReporter
-from bot.harvest import Harvester
-from bot.health import Health, check_health
-from bot.huggingface import HuggingFaceClient
-from bot.jobs import Jobs
-from bot.llm import Summarizer
-from bot.lookup_commands import answer_dm
-from bot.lookups import ArxivService
 from bot.models import ChannelRef, Command, DirectMessage, Platform, Reaction, Reply
-from bot.ops import OpsServer, SharesHttp
+from bot.ops import metrics
+from bot.ops.health import Health, check_health
+from bot.ops.server import OpsServer, SharesHttp
 from bot.platforms import create_adapters
 from bot.ports import Adapter, CommandNaming, slash
-from bot.relevance import Relevance
-from bot.relevance_commands import record_reaction
-from bot.scheduling import Scheduler
-from bot.trending import Trending
+from bot.relevance.ranking import Relevance
+from bot.scheduling.jobs import Jobs
+from bot.scheduling.scheduler import Scheduler
+from bot.trending.daily import Trending
+from bot.trending.huggingface import HuggingFaceClient
 from storage import Store
 from storage.process_lock import ProcessLock
 

@@ -20,8 +20,8 @@ from bot import __version__
 from bot.config import Config, check_config, default_config_path, registered_platforms
 from bot.config_check import describe, secret_problems
 from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUnreachable, StorageError
-from bot.export_formats import EXPORT_MAX, FORMATS
-from bot.logs import setup_logging
+from bot.export.formats import EXPORT_MAX, FORMATS
+from bot.ops.logs import setup_logging
 from bot.platforms import PlatformSpec
 
 log = logging.getLogger("paperbot")
@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         return _status(config)
     if args.command == "export":
-        from bot.export import ExportRequest, export_command
+        from bot.export.command import ExportRequest, export_command
 
         request = ExportRequest(
             channels=tuple(args.channel),
@@ -234,7 +234,7 @@ HARVEST_LOCK_WAIT_S = 10.0
 
 
 def _harvest(config: Config, *, dry_run: bool) -> int:
-    from bot.harvest_cli import run_harvest_command
+    from bot.arxiv.harvest_cli import run_harvest_command
     from storage.process_lock import ProcessLock
 
     async def locked() -> int:
@@ -256,7 +256,7 @@ def _harvest(config: Config, *, dry_run: bool) -> int:
 
 
 def _status(config: Config) -> int:
-    from bot.harvest_cli import run_status_command
+    from bot.arxiv.harvest_cli import run_status_command
 
     try:
         return asyncio.run(run_status_command(config, out=sys.stdout))

@@ -26,13 +26,13 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from bot import config_values as v
-from bot.arxiv_calendar import ARXIV_HOLIDAYS, holiday_dates
-from bot.arxiv_categories import ALL_ARXIV_ARCHIVES
+from bot.arxiv.calendar import ARXIV_HOLIDAYS, holiday_dates
+from bot.arxiv.categories import ALL_ARXIV_ARCHIVES
 from bot.config_values import setting
 from bot.errors import ConfigError
+from bot.ops.redact import Redactor
+from bot.ops.redact import Secret as Secret  # re-exported: adapters take their tokens as Secret
 from bot.platforms import PlatformSpec, wanted
-from bot.redact import Redactor
-from bot.redact import Secret as Secret  # re-exported: adapters take their tokens as Secret
 
 LLM_API_KEY = "PAPERBOT_LLM_API_KEY"
 CORE_SECRETS = (LLM_API_KEY,)  # the platforms' come from their PlatformSpec

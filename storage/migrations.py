@@ -199,7 +199,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # gets a search key that orders papers by last update or announcement, whichever is later
     # (its second << 20, plus a sequence within the second) and is its row in `paper_search`,
     # so "the newest n matches" is FTS5 reading its own rowids backwards.
-    # The index holds the matcher's tokens (bot.fulltext), not paper text: the paperbot_* functions
+    # The index holds the matcher's tokens (bot.matching.fulltext), not paper text: the paperbot_* functions
     # are registered on every connection by storage.search before migrations run.
     (
         "ALTER TABLE papers ADD COLUMN search_key INTEGER",

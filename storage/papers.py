@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.fulltext import SearchText, search_text_of_row
+from bot.matching.fulltext import SearchText, search_text_of_row
 from bot.models import Paper
 from storage.database import Database
 
@@ -171,7 +171,7 @@ class PaperRepository:
 
         The batch is merged in Python and written with one statement per kind of
         change (a 2,500-paper day took 1.1 s as three statements per paper). `search`
-        holds what the index is given for some of the papers (`bot.fulltext.search_text`),
+        holds what the index is given for some of the papers (`bot.matching.fulltext.search_text`),
         worked out before the write lock is taken (the harvest does); the rest is worked
         out here, in a worker thread.
         """

@@ -5,7 +5,7 @@ papers by last update (`storage.papers.search_key_second`): "the newest n matche
 its doclists backwards and stopping after n, whatever the size of the store. The harvest's upsert
 keeps it in step (`PaperRepository.upsert_many`); the migration that created it filled it through
 the SQL functions registered here. What goes into it, and how a query becomes an FTS5 expression,
-is `bot.fulltext`.
+is `bot.matching.fulltext`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import aiosqlite
 
-from bot.fulltext import search_text_of_row, text_tokens
+from bot.matching.fulltext import search_text_of_row, text_tokens
 
 if TYPE_CHECKING:  # storage.database registers this module's functions on each connection
     from storage.database import Database

@@ -9,8 +9,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.memory import gc_paused
 from bot.models import ChannelRef, Subscription
+from bot.runtime.memory import gc_paused
 from storage.channels import C_IS_CHANNEL, ChannelRepository, channel_key, channel_ref
 from storage.database import Database
 
@@ -45,7 +45,7 @@ class ChannelFull(Exception):
 def _subscriptions(rows: Iterable[aiosqlite.Row], shared: dict[object, Any]) -> list[Subscription]:
     """Rows as subscriptions, sharing what repeats (channels, dates, queries) through `shared`."""
     out = []
-    with gc_paused():  # a hundred thousand objects that form no cycle (see bot.memory)
+    with gc_paused():  # a hundred thousand objects that form no cycle (see bot.runtime.memory)
         for r in rows:
             key = (r["platform"], r["workspace"], r["channel_id"], r["name"])
             channel = shared.get(key)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.arxiv_client import ArxivClient
-from bot.commands import Context
+from bot.arxiv.client import ArxivClient
+from bot.commands.dispatch import Context
 from bot.config import ArxivConfig, Config, HuggingfaceConfig, load_config
 from bot.models import ChannelRef, Command, Platform, UserRef
 from storage import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.arxiv_calendar import (
+from bot.arxiv.calendar import (
     ARXIV_HOLIDAYS,
     ARXIV_TZ,
     announced_at,

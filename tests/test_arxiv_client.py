@@ -13,7 +13,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.arxiv_client import ArxivClient, Throttle, retry_after_seconds
+from bot.arxiv.client import ArxivClient, Throttle, retry_after_seconds
 from bot.config import ArxivConfig
 from bot.errors import ArxivDeferred, ArxivUnavailable, ArxivUnreachable
 from tests.fakes.arxiv_server import FakeArxiv, Fault, load_sample

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.arxiv_ids import find_arxiv_ids, format_arxiv_id, parse_arxiv_id
+from bot.arxiv.ids import find_arxiv_ids, format_arxiv_id, parse_arxiv_id
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import bibtex
 from bot.app import App
 from bot.config import ArxivConfig, Config
 from bot.errors import ARXIV_DOWN_REPLY
+from bot.export import bibtex
 from bot.models import Paper
 from bot.plaintext import reply_text
 from tests.conftest import command

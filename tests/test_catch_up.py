@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
-from bot.arxiv_calendar import ARXIV_TZ
-from bot.arxiv_client import ArxivClient, Throttle
+from bot.arxiv.calendar import ARXIV_TZ
+from bot.arxiv.client import ArxivClient, Throttle
+from bot.arxiv.harvest import Harvester
+from bot.arxiv.harvest_cli import run_status_command
+from bot.arxiv.harvest_report import HarvestReport
 from bot.cli import main
 from bot.config import ArxivConfig, Config
-from bot.harvest import Harvester
-from bot.harvest_cli import run_status_command
-from bot.harvest_report import HarvestReport
 from bot.models import DayState, Paper, Source
 from storage import Store
 from tests.conftest import GENERAL, command

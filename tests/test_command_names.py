@@ -8,9 +8,9 @@ from adapters.console import ConsoleAdapter
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackConfig
 from bot.app import App
-from bot.commands import COMMANDS, HELP_TEXT, help_text
+from bot.commands.dispatch import COMMANDS, HELP_TEXT, help_text
+from bot.commands.lookups import dm_help
 from bot.config import Config, Secret
-from bot.lookup_commands import dm_help
 from bot.models import ChannelRef, DirectMessage, Platform, UserRef
 from bot.ports import slash
 from tests.conftest import command

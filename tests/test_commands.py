@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.commands import Context, dispatch
+from bot.commands.dispatch import Context, dispatch
 from bot.errors import UserError
 from bot.models import ChannelRef, Platform, Visibility
 from storage import Store

@@ -6,10 +6,10 @@ import asyncio
 import itertools
 from datetime import timedelta
 
-from bot import metrics
 from bot.app import App
 from bot.config import Config
 from bot.models import ChannelRef, Platform
+from bot.ops import metrics
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
 from tests.fakes.stories import (

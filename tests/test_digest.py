@@ -10,9 +10,11 @@ from datetime import timedelta
 
 from pytest import MonkeyPatch
 
-from bot import channel_matches, delivery, digest, planning
 from bot.app import App
 from bot.config import Config
+from bot.digest import compose as digest
+from bot.digest import delivery, planning
+from bot.digest import matches as channel_matches
 from bot.models import ChannelRef, Subscription
 from tests.conftest import GENERAL, command
 from tests.fakes.stories import (

@@ -14,9 +14,11 @@ from typing import Any
 
 from pytest import MonkeyPatch
 
-from bot import channel_matches, delivery, digest, planning
 from bot.app import App
 from bot.config import Config
+from bot.digest import compose as digest
+from bot.digest import delivery, planning
+from bot.digest import matches as channel_matches
 from bot.models import ChannelRef, Paper, Platform, Subscription, ThreadItem
 from storage import Store
 from tests.conftest import GENERAL, command

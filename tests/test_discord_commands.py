@@ -13,7 +13,7 @@ from adapters.discord import DiscordAdapter
 from adapters.discord.config import DiscordConfig
 from adapters.discord.render import LIST_FILE, escape
 from bot.app import App
-from bot.commands import HELP_TEXT
+from bot.commands.dispatch import HELP_TEXT
 from bot.config import ArxivConfig, Config, Secret
 from bot.errors import ARXIV_DOWN_REPLY, INTERNAL_ERROR_REPLY
 from bot.models import Card, ChannelRef, Command, DirectMessage, Platform, Reply, UserRef, Visibility

@@ -11,8 +11,8 @@ import pytest
 
 from bot.app import App
 from bot.config import Config
-from bot.effective_settings import effective
 from bot.models import ChannelSettings
+from bot.scheduling.effective import effective
 from tests.conftest import GENERAL, command
 from tests.fakes.recording import RecordingAdapter
 

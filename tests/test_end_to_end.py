@@ -17,7 +17,7 @@ from pathlib import Path
 
 from adapters.console import ConsoleAdapter
 from bot.app import App
-from bot.arxiv_calendar import ARXIV_TZ
+from bot.arxiv.calendar import ARXIV_TZ
 from bot.config import ArxivConfig, Config
 from bot.models import Paper
 from tests.fakes.arxiv_server import FakeArxiv, load_sample

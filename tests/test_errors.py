@@ -8,7 +8,7 @@ from datetime import UTC
 import pytest
 
 from bot.errors import ARXIV_DOWN_REPLY, INTERNAL_ERROR_REPLY, ArxivUnavailable, ErrorReporter, UserError
-from bot.scheduling import Scheduler
+from bot.scheduling.scheduler import Scheduler
 
 
 def test_a_users_mistake_is_their_answer_and_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:

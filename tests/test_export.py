@@ -24,8 +24,8 @@ import feedparser
 import pytest
 
 from bot.cli import main
-from bot.export import find_channel
-from bot.export_formats import cell
+from bot.export.command import find_channel
+from bot.export.formats import cell
 from bot.models import ChannelRef, Paper, Platform
 from storage import Store
 from storage.process_lock import ProcessLock

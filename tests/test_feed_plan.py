@@ -5,8 +5,8 @@ The harvest itself (days, catch-up, re-polls) is tested in test_harvest.py and t
 
 from __future__ import annotations
 
-from bot.arxiv_categories import ALL_ARXIV_ARCHIVES, SUBJECTS, estimated_items
-from bot.feed_plan import FEED_ITEM_BUDGET, api_categories, needed_union, plan_feed_requests
+from bot.arxiv.categories import ALL_ARXIV_ARCHIVES, SUBJECTS, estimated_items
+from bot.arxiv.feed_plan import FEED_ITEM_BUDGET, api_categories, needed_union, plan_feed_requests
 
 # -- planning ------------------------------------------------------------------------------------
 

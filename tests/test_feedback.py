@@ -12,10 +12,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot import feedback
 from bot.app import App
 from bot.config import Config
 from bot.models import ChannelRef, Paper, Platform, Reaction, UserRef
+from bot.relevance import feedback
 from tests.conftest import ALICE, GENERAL, NOW, command
 from tests.fakes.clock import Clock
 from tests.fakes.clusters import multimodal, unrelated, video_retrieval
@@ -170,7 +170,7 @@ async def test_you_may_also_like_adds_papers_no_query_matched_beyond_the_cap(con
 
 
 async def test_a_suggested_card_says_so(config: Config) -> None:
-    from bot import digest
+    from bot.digest import compose as digest
 
     entry = digest.Entry(MULTIMODAL[0], (), (), suggested=True)
     card = digest.card(entry.paper, entry.why())

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.feeds import MalformedFeed, merge, parse_feed
+from bot.arxiv.feeds import MalformedFeed, merge, parse_feed
 from tests.fakes.arxiv_formats import atom_feed, rss_feed
 from tests.fakes.arxiv_server import load_sample
 

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from bot.arxiv_calendar import ARXIV_TZ
-from bot.arxiv_client import ArxivClient
+from bot.arxiv.calendar import ARXIV_TZ
+from bot.arxiv.client import ArxivClient
+from bot.arxiv.feed_plan import plan_feed_requests
+from bot.arxiv.harvest import Harvester
 from bot.config import ALL_ARXIV_ARCHIVES, ArxivConfig, Config
-from bot.feed_plan import plan_feed_requests
-from bot.harvest import Harvester
 from bot.models import DayState, Paper, Source
 from storage import Store
 from tests.fakes.arxiv_server import FakeArxiv, Fault, load_sample

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.highlight import MAX_TERMS, marked
+from bot.matching.highlight import MAX_TERMS, marked
 
 
 def bold(s: str) -> str:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import App
-from bot.commands import COMMANDS
+from bot.commands.dispatch import COMMANDS
 from bot.config import Config
 from bot.errors import INTERNAL_ERROR_REPLY
 from bot.models import ChannelSettings, DirectMessage

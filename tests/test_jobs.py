@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.config import Config
-from bot.jobs import slot_job_id
+from bot.scheduling.jobs import slot_job_id
 from tests.conftest import GENERAL, command
 from tests.fakes.stories import (
     DELIVER_AT,

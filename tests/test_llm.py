@@ -19,10 +19,10 @@ from bot import cli
 from bot.app import App
 from bot.config import Config, LlmConfig, Secret, Secrets, load_config
 from bot.config_check import describe
+from bot.digest.llm import clean
+from bot.digest.tldr import tldr
 from bot.errors import ConfigError
-from bot.llm import clean
 from bot.models import ChannelRef, Platform
-from bot.tldr import tldr
 from tests.conftest import GENERAL, NOW, command
 from tests.fakes.cards import CardsAdapter
 from tests.fakes.clock import Clock

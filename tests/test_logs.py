@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 from tests.fakes.operator import paperbot
 
 TOKEN = "xoxb-4242-4242-loggedbymistake"

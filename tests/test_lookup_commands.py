@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from bot.app import App
-from bot.arxiv_calendar import ARXIV_TZ
+from bot.arxiv.calendar import ARXIV_TZ
+from bot.arxiv.lookups import INTERACTIVE_RETRIES
+from bot.commands.lookups import DM_HELP
 from bot.config import ArxivConfig, Config
 from bot.errors import ARXIV_DOWN_REPLY
-from bot.lookup_commands import DM_HELP
-from bot.lookups import INTERACTIVE_RETRIES
 from bot.models import DirectMessage, Paper
 from tests.conftest import ALICE, command
 from tests.fakes.arxiv_server import FakeArxiv, Fault, load_sample

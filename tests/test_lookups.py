@@ -1,4 +1,4 @@
-"""Lookups for people (bot.lookups): the store first, then the API; malformed ids; the abstract reply."""
+"""Lookups for people (bot.arxiv.lookups): the store first, then the API; bad ids; the abstract reply."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from bot.arxiv_calendar import ARXIV_TZ
-from bot.arxiv_client import ArxivClient
+from bot.arxiv.calendar import ARXIV_TZ
+from bot.arxiv.client import ArxivClient
+from bot.arxiv.lookups import ArxivService, abstract_reply
 from bot.errors import UserError
-from bot.lookups import ArxivService, abstract_reply
 from storage import Store
 from tests.fakes.arxiv_server import FakeArxiv, load_sample
 

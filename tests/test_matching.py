@@ -11,11 +11,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.match_paper import PreparedPaper, prepare
-from bot.match_reasons import Hit, MatchReason
-from bot.matching import MatchIndex
+from bot.matching.index import MatchIndex
+from bot.matching.paper import PreparedPaper, prepare
+from bot.matching.query import Query, QueryError, TextField, parse
+from bot.matching.reasons import Hit, MatchReason
 from bot.models import Paper
-from bot.query import Query, QueryError, TextField, parse
 from tests.fakes.naive import index_of, naive_match
 
 QUICK = settings(max_examples=200, deadline=None)

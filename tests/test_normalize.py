@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.normalize import (
+from bot.matching.normalize import (
     fold,
     name_matches,
     name_tokens,

@@ -25,12 +25,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.console import ConsoleAdapter
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackConfig
-from bot import health, metrics
 from bot.app import App
-from bot.arxiv_calendar import ARXIV_TZ
+from bot.arxiv.calendar import ARXIV_TZ
 from bot.config import ArxivConfig, Config, OpsConfig, Secret
 from bot.errors import ConfigError
 from bot.models import ChannelRef, Platform
+from bot.ops import health, metrics
 from tests.conftest import GENERAL, command
 from tests.fakes.arxiv_server import FakeArxiv, Fault, load_sample
 from tests.fakes.recording import RecordingAdapter
@@ -106,7 +106,7 @@ async def test_healthz_reports_each_check_and_200_when_all_pass(config: Config) 
 async def test_a_database_that_takes_no_writes_fails_health(
     config: Config, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.ops")
+    caplog.set_level(logging.INFO, logger="bot.ops.server")
     # The store waits out a lock (with backoff, for minutes); the probe gives up at its own bound.
     monkeypatch.setattr(health, "DATABASE_TIMEOUT_S", 0.3)
     async with App(with_ops(config), [RecordingAdapter(name="console")]) as app:
@@ -127,7 +127,9 @@ async def test_a_database_that_takes_no_writes_fails_health(
         assert (await get(app.ops.port, "/healthz"))[0] == 200
     # The operator's log has the change of state, once each way, not every probe.
     changes = [
-        r.getMessage() for r in caplog.records if r.name == "bot.ops" and "health check" in r.getMessage()
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "bot.ops.server" and "health check" in r.getMessage()
     ]
     assert (
         len(changes) == 2

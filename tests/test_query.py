@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import UserError
-from bot.query import MAX_QUERY_CHARS, And, Not, Phrase, Query, QueryError, parse
-from bot.query_syntax import MAX_DEPTH, MAX_TERMS
+from bot.matching.query import MAX_QUERY_CHARS, And, Not, Phrase, Query, QueryError, parse
+from bot.matching.query_syntax import MAX_DEPTH, MAX_TERMS
 
 QUICK = settings(max_examples=200, deadline=None)
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot import search
-from bot.fulltext import search_text, to_fts
-from bot.match_paper import PreparedPaper, prepare
+from bot.matching import search
+from bot.matching.fulltext import search_text, to_fts
+from bot.matching.paper import PreparedPaper, prepare
+from bot.matching.query import Query, QueryError, parse
 from bot.models import Paper
-from bot.query import Query, QueryError, parse
 from storage import Store
 from storage.migrations import LATEST_VERSION, MIGRATIONS
 from tests.fakes.arxiv_server import load_sample

@@ -12,16 +12,16 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from bot import similar
 from bot.app import App
-from bot.commands import Context, dispatch
+from bot.arxiv.feed_plan import subscription_categories
+from bot.arxiv.lookups import ArxivService
+from bot.commands.dispatch import Context, dispatch
 from bot.config import ArxivConfig, Config
 from bot.errors import UserError
-from bot.feed_plan import subscription_categories
-from bot.lookups import ArxivService
 from bot.models import Paper
-from bot.relevance import Relevance
-from bot.textmodel import TextModel
+from bot.relevance import similar
+from bot.relevance.ranking import Relevance
+from bot.relevance.textmodel import TextModel
 from storage import Store
 from tests.conftest import GENERAL, NOW, command
 from tests.fakes.arxiv_server import FakeArxiv
@@ -136,7 +136,7 @@ async def test_papers_like_lists_the_most_similar_stored_papers(relevant: Contex
 async def test_an_unknown_example_is_looked_up_on_arxiv_and_a_missing_one_is_refused(
     relevant: Context, store: Store, arxiv_server: FakeArxiv, arxiv_config: ArxivConfig
 ) -> None:
-    from bot.arxiv_client import ArxivClient
+    from bot.arxiv.client import ArxivClient
 
     paper = VIDEO[0]
     arxiv_server.add_papers([paper])

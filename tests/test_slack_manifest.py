@@ -21,10 +21,11 @@ from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackConfig
 from adapters.slack.manifest import cli_manifest, render
 from adapters.slack.names import OWN_COMMANDS, UMBRELLA_COMMANDS, CommandNames
-from bot import channel_matches, digest
 from bot.app import App
-from bot.commands import COMMANDS
+from bot.commands.dispatch import COMMANDS
 from bot.config import Config, Secret, load_config
+from bot.digest import compose as digest
+from bot.digest import matches as channel_matches
 from bot.models import ChannelRef, Platform, Post, Subscription
 from tests.fakes.arxiv_server import load_sample
 from tests.fakes.operator import paperbot

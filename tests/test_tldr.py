@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.tldr import MAX_CHARS, sentences, tldr
+from bot.digest.tldr import MAX_CHARS, sentences, tldr
 
 ABSTRACT = (
     "Recent advances in video-language models have improved many tasks. However, untrimmed videos "

@@ -15,8 +15,8 @@ import pytest
 
 from bot.app import App
 from bot.config import ArxivConfig, Config, HuggingfaceConfig
-from bot.huggingface import HuggingFaceClient, HuggingFaceUnavailable, ranked
 from bot.models import Card, ChannelRef, Platform, Post, ThreadItem
+from bot.trending.huggingface import HuggingFaceClient, HuggingFaceUnavailable, ranked
 from tests.conftest import command
 from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.clock import Clock

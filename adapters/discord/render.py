@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.highlight import marked
+from bot.matching.highlight import marked
 from bot.models import Card, Post, Reply
 from bot.plaintext import reply_markdown
 from bot.textcut import shorten, split_lines

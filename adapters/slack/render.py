@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.highlight import marked
+from bot.matching.highlight import marked
 from bot.models import Card, Post, Reply
 from bot.textcut import shorten, split_lines
 

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.arxiv_calendar import holiday_dates, latest_announcement, submission_window
+from bot.arxiv.calendar import holiday_dates, latest_announcement, submission_window
 from bot.models import Paper
 from tests.fakes.arxiv_formats import (
     api_error,

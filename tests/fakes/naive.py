@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from bot.match_paper import prepare
-from bot.match_reasons import Hit, Reasons, explain
-from bot.matching import MatchIndex
-from bot.memory import gc_paused
+from bot.matching.index import MatchIndex
+from bot.matching.paper import prepare
+from bot.matching.query import Query
+from bot.matching.reasons import Hit, Reasons, explain
 from bot.models import Paper
-from bot.query import Query
+from bot.runtime.memory import gc_paused
 
 K = TypeVar("K")
 

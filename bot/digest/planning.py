@@ -1,0 +1,317 @@
+"""A digest run's plans, made at once for all its channels: each digest, its ledger rows, its cards.
+
+`Deliverer.prepare` matches every channel of a run in one pass (bot.digest.compose) and hands the ranked
+matches here. Per channel: the plan (capped by the channel's setting), the ledger's rows (the
+shown papers with the words that matched, the rest as overflow) and a card per shown paper. A
+popular paper is in hundreds of digests: its card, TL;DR and `why` record are made once per paper
+and query (`RunCache`) and shared. Channels come out in batches, which the deliverer writes to the
+ledger (storage.deliveries.plan_many) while the next batch is made.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import json.encoder
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import NamedTuple
+
+from bot.digest.compose import Entry, Plan, paper_card, plan, with_why
+from bot.digest.why import loads as read_why
+from bot.matching.reasons import Reasons
+from bot.models import Card, ChannelRef, Paper, Platform, Post, ThreadItem
+from bot.ports import CommandNaming, slash
+from bot.runtime.memory import long_lived
+from storage.deliveries import NewDigest
+
+BATCH_ROWS = 20_000  # ledger rows per batch: one transaction of some 0.1 s
+
+
+# JSON string literals, made in C: `json.dumps(text)` costs ten times as much for one string, and
+# a run makes hundreds of thousands. `_text` is `ensure_ascii=False`, `_ascii` the default.
+_text: Callable[[str], str] = json.encoder.encode_basestring
+_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
+
+def queries_json(queries: Sequence[str]) -> str:
+    """`json.dumps(list(queries))`: the ledger's record of which queries matched."""
+    return "[" + ", ".join(map(_ascii, queries)) + "]"
+
+
+def queries_only(queries: Sequence[str]) -> str:
+    """`why` of an entry over the cap, `json.dumps([{"query": q, "why": []}, ...], ensure_ascii=False)`."""
+    return "[" + ", ".join(f'{{"query": {_text(q)}, "why": []}}' for q in queries) + "]"
+
+
+class _Overflow(dict[tuple[str, ...], str]):
+    """Per queries tuple: `"<queries JSON>","<why JSON>","overflow"`, the tail of an overflow row."""
+
+    def __missing__(self, queries: tuple[str, ...]) -> str:
+        tail = self[queries] = f'{_text(queries_json(queries))},{_text(queries_only(queries))},"overflow"'
+        return tail
+
+
+class _Ids(dict[str, str]):
+    """Per arXiv id, its JSON literal."""
+
+    def __missing__(self, arxiv_id: str) -> str:
+        literal = self[arxiv_id] = _ascii(arxiv_id)
+        return literal
+
+
+class RunCache:
+    """What the channels of one digest run share, worked out once: cards, TL;DRs, `why` records.
+
+    At 10,000 channels a popular paper is in hundreds of digests. Its title, authors, meta and
+    TL;DR are the same in each, and so is what a query matched in it: an entry's `why` record and
+    card are made once per paper and query, and shared. Keep one per run (papers change between
+    runs: a comment or DOI arrives). `summaries` are the run's LLM TL;DRs by arXiv id (bot.digest.llm);
+    `names`, how each platform's adapter names commands (a digest's footer mentions /papers).
+    """
+
+    def __init__(
+        self,
+        summaries: Mapping[str, str] | None = None,
+        names: Mapping[Platform, CommandNaming] | None = None,
+    ) -> None:
+        self.summaries = summaries or {}
+        self.names = names or {}
+        self._base: dict[tuple[str, int, str | None], Card] = {}
+        self._cards: dict[tuple[str, int, str, str | None], Card] = {}
+        # By entry identity: `matches` makes one entry per paper and query, shared by every channel
+        # tracking the query (and one per channel for a paper several of its queries matched).
+        # Plain dicts of ints and strings, which the cyclic collector does not track; `_alive`
+        # keeps the entries alive so an identity is never reused within the run.
+        self._why: dict[int, str] = {}
+        self._facts_of: dict[int, tuple[str, str, tuple[str, ...]]] = {}
+        self._entry_cards: dict[int, Card] = {}
+        # A shown entry as a batch has it: the tail of its ledger row (`"<queries>","<why>"`), its card.
+        self._shown: dict[int, tuple[str, Card]] = {}
+        self._alive: list[object] = []
+        self._explained: list[Reasons] = []
+        self._overflow = _Overflow()
+        self._ids = _Ids()
+
+    def _base_card(self, paper: Paper, summary: str | None = None) -> Card:
+        key = (paper.arxiv_id, paper.version, summary)
+        base = self._base.get(key)
+        if base is None:
+            base = self._base[key] = paper_card(paper, summary=summary)
+        return base
+
+    def why_json(self, entry: Entry) -> str:
+        """`json.dumps(entry.why())`: the ledger's record of a shown entry, with the matched words."""
+        key = id(entry)
+        found = self._why.get(key)
+        if found is None:
+            found = self._why[key] = self._why_text(entry)
+            self._alive.append(entry)
+        return found
+
+    def _why_text(self, entry: Entry) -> str:
+        if entry.suggested or entry.similarity > 0:  # rare: the plain way
+            return json.dumps(entry.why(), ensure_ascii=False)
+        parts = [
+            f'{{"query": {_text(q)}, "why": {self._facts(r)[0]}}}'
+            for q, r in zip(entry.queries, entry.reasons, strict=True)
+        ]
+        return "[" + ", ".join(parts) + "]"
+
+    def _facts(self, reasons: Reasons) -> tuple[str, str, tuple[str, ...]]:
+        """What a query's reasons give a record and a card: the JSON, the fields, the words to mark."""
+        found = self._facts_of.get(id(reasons))
+        if found is None:
+            why = reasons.explain()  # not kept: what is needed of it is kept here
+            fragment = (  # json.dumps([{"field": ..., "terms": [...]}, ...], ensure_ascii=False)
+                "["
+                + ", ".join(
+                    f'{{"field": {_text(m.field)}, "terms": [{", ".join(map(_text, m.terms))}]}}' for m in why
+                )
+                + "]"
+            )
+            fields = ", ".join(sorted({m.field for m in why}))
+            marks = tuple(dict.fromkeys(t for m in why if m.field in ("title", "abstract") for t in m.terms))
+            found = self._facts_of[id(reasons)] = (fragment, fields, marks)
+            self._explained.append(reasons)
+        return found
+
+    def entry_card(self, entry: Entry) -> Card:
+        """The card of a shown entry: `card(entry.paper, entry.why(), summary)`, shared by equal entries."""
+        key = id(entry)
+        found = self._entry_cards.get(key)
+        if found is None:
+            found = self._entry_cards[key] = self._card_of(entry)
+            self._alive.append(entry)
+        return found
+
+    def _card_of(self, entry: Entry) -> Card:
+        base = self._base_card(entry.paper, self.summaries.get(entry.paper.arxiv_id))
+        if entry.suggested or entry.similarity > 0:  # rare: the plain way
+            return with_why(base, entry.why())
+        facts = [self._facts(r) for r in entry.reasons]
+        footer = "; ".join(f"{q} ({f[1]})" if f[1] else q for q, f in zip(entry.queries, facts, strict=True))
+        marks = facts[0][2] if len(facts) == 1 else tuple(dict.fromkeys(t for f in facts for t in f[2]))
+        # What `with_why` makes, field by field (dataclasses.replace took a tenth of a run).
+        b = base
+        return Card(
+            b.title, b.url, b.authors, b.meta, b.body, b.links, "matched: " + footer, marks, b.paper_id
+        )
+
+    def card(self, paper: Paper, why_json: str = "[]", summary: str | None = None) -> Card:
+        """`card(paper, read_why(why_json), summary)` (from the ledger), the paper's part made once."""
+        key = (paper.arxiv_id, paper.version, why_json, summary)
+        found = self._cards.get(key)
+        if found is None:
+            found = self._cards[key] = with_why(self._base_card(paper, summary), read_why(why_json))
+        return found
+
+    def ledger(
+        self, number: int, shown: Sequence[Entry], rest: Sequence[Entry]
+    ) -> tuple[str, tuple[Card, ...]]:
+        """A digest's ledger rows as `plan_many` takes them, and the cards of its shown entries.
+
+        The rows are JSON array elements, comma-separated: `[number, position, arxiv_id, queries
+        JSON, why JSON, state]`, the shown entries (pending) with the words that matched, then the
+        overflow with its queries only. Their JSON texts are string literals inside the batch's
+        JSON, each made once per paper, query and record.
+        """
+        ids, made = self._ids, self._shown
+        parts = []
+        cards = []
+        for position, e in enumerate(shown):
+            found = made.get(id(e))
+            if found is None:
+                tail = f'{_text(queries_json(e.queries))},{_text(self._why_text(e))},"pending"'
+                found = made[id(e)] = (tail, self._card_of(e))
+                self._alive.append(e)
+            parts.append(f"[{number},{position},{ids[e.paper.arxiv_id]},{found[0]}]")
+            cards.append(found[1])
+        overflow = self._overflow
+        parts += [
+            f"[{number},{position},{ids[e.paper.arxiv_id]},{overflow[e.queries]}]"
+            for position, e in enumerate(rest, len(shown))
+        ]
+        return ",".join(parts), tuple(cards)
+
+    def forget_words(self) -> None:
+        """Let go of the matched words worked out for the records and cards made so far.
+
+        They are in those now; kept, they were most of the objects a run leaves behind (the
+        collector's pass over them took a fourth of a second at 100,000 subscriptions).
+        """
+        for reasons in self._explained:
+            reasons.forget_words()
+        self._explained = []
+
+    def planned(self) -> None:
+        """Planning is over: let go of what only the ledger's rows needed (cards stay, until posted)."""
+        self.forget_words()
+        self._why, self._facts_of, self._entry_cards, self._shown, self._alive = {}, {}, {}, {}, []
+        self._overflow, self._ids = _Overflow(), _Ids()
+
+    @property
+    def papers(self) -> int:
+        """How many papers' cards (and TL;DRs) were built."""
+        return len(self._base)
+
+
+class Row(NamedTuple):
+    """One entry as the ledger records it."""
+
+    arxiv_id: str
+    queries: tuple[str, ...]
+    why: str  # JSON: per query, the fields and (for a shown paper) the words that matched
+    state: str  # pending (to be shown) | overflow (summarised in the footer)
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A channel's digest ready to record and send: its plan, the shown papers' `why`, its messages."""
+
+    plan: Plan
+    why: tuple[str, ...]  # the ledger's record of each shown entry (JSON, with the matched words)
+    parent: Post
+    thread: tuple[ThreadItem, ...]  # a card per shown entry, then the footer (if any)
+
+    def rows(self) -> Iterator[Row]:
+        """The ledger's rows, in order: the shown papers, then the overflow (made as they are written)."""
+        for e, why in zip(self.plan.shown, self.why, strict=True):
+            yield Row(e.paper.arxiv_id, e.queries, why, "pending")
+        for e in self.plan.rest:
+            yield Row(e.paper.arxiv_id, e.queries, queries_only(e.queries), "overflow")
+
+
+def ready(
+    found: Mapping[ChannelRef, Sequence[Entry]], max_papers: Callable[[ChannelRef], int], run: RunCache
+) -> dict[ChannelRef, Ready]:
+    """Every channel's digest from its ranked matches: plans, `why` records, cards (shared via `run`)."""
+    out: dict[ChannelRef, Ready] = {}
+    with long_lived():
+        for channel, entries in found.items():
+            planned = plan(entries, max_papers(channel), run.names.get(channel.platform, slash))
+            why = tuple(run.why_json(e) for e in planned.shown)
+            cards = tuple(run.entry_card(e) for e in planned.shown)
+            thread: tuple[ThreadItem, ...] = cards + ((planned.footer,) if planned.footer else ())
+            out[channel] = Ready(planned, why, Post(planned.header, planned.lines), thread)
+        run.forget_words()
+    return out
+
+
+@dataclass(slots=True)
+class Batch:
+    """Digests to write to the ledger in one transaction, with the cards of each (by position)."""
+
+    digests: list[NewDigest] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)  # per digest: its rows (`RunCache.ledger`)
+    cards: list[tuple[Card, ...]] = field(default_factory=list)  # per digest: its shown papers' cards
+    entries: int = 0
+
+
+def batches(
+    found: dict[ChannelRef, list[Entry]],
+    targets: Sequence[tuple[ChannelRef, int]],
+    run: RunCache,
+    today: date,
+    size: int = BATCH_ROWS,
+) -> Iterator[Batch]:
+    """The digests of `targets` (channel, cap) from their ranked matches in `found`, in batches.
+
+    CPU work (a second or so at 10,000 channels): take each batch with `next_batch` in a worker
+    thread. A channel's matches are taken out of `found` as its digest is made: a run's 400,000
+    entries are let go of as they are planned. Numbers count from 1 within each batch.
+    """
+    batch, made = Batch(), 0
+    for channel, cap in targets:
+        planned = plan(found.pop(channel), cap, run.names.get(channel.platform, slash))
+        number = len(batch.digests) + 1
+        day = planned.day or today
+        batch.digests.append(
+            NewDigest(channel, number, day.isoformat(), planned.header, planned.lines, planned.footer)
+        )
+        rows, cards = run.ledger(number, planned.shown, planned.rest)
+        batch.rows.append(rows)
+        batch.cards.append(cards)
+        batch.entries += len(planned.shown) + len(planned.rest)
+        # The first batch is small: its cards take longest (every paper's first), and no
+        # ledger write can overlap the making of a batch until one is made.
+        if batch.entries >= (size if made else size // 8):
+            yield batch
+            batch = Batch()
+            made += 1
+    if batch.digests:
+        yield batch
+
+
+def next_batch(made: Iterator[Batch]) -> Batch | None:
+    """The next batch of `batches` (None when done)."""
+    return next(made, None)
+
+
+def finish(run: RunCache) -> None:
+    """After the last batch: the matched words are let go of (they are in the rows and cards now),
+    and what lives on (cards, until posted) is put out of the collector's way, uncollected: planning
+    makes no garbage cycle (see bot.runtime.memory)."""
+    run.planned()
+    gc.freeze()

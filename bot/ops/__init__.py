@@ -1,0 +1,1 @@
+"""For operators: the /healthz and /metrics port, health, Prometheus metrics, logs, secret masking."""

@@ -1,0 +1,1 @@
+"""Tuning Python's runtime for a digest run: the GIL's switch interval and the cyclic collector."""

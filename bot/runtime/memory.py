@@ -1,0 +1,65 @@
+"""Keeping Python's cyclic garbage collector off the big, long-lived object graphs of a digest run.
+
+At 100,000 subscriptions the match index is millions of objects, and a day's run makes about a
+million more (entries, reasons, cards) that live until the digests are posted. None of them form
+reference cycles, yet the collector re-scans every object it tracks in each full collection: that
+was 0.8 s of every run, in pauses of up to 0.4 s on whatever thread triggered them, the event loop
+included (a slash command waiting behind it).
+
+So such objects are made with the collector paused, then collected once (cheap: what was frozen
+before is skipped), and what lives on is moved to the permanent generation (`gc.freeze`), which the
+collector never scans again. Reference counting still frees frozen objects when they are dropped;
+cyclic garbage frozen with them never would be, hence the collection just before.
+
+A digest run at 100,000 subscriptions makes 600,000 such objects in a second or two, and a
+collection over them alone took 0.4 s. Where the code that made them is known to leave no cyclic
+garbage (`long_lived(collect=False)`), they are frozen without one: only garbage cycles that another
+thread made in those seconds would be kept, a few objects a day, against 0.4 s of every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+from bot.runtime.nested import WhileInside
+
+
+def _pause() -> bool:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return was_enabled
+
+
+def _resume(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.enable()
+
+
+# No cyclic collection while making many objects that form no cycle (nestable, thread-safe).
+gc_paused = WhileInside(_pause, _resume)
+
+
+@contextlib.contextmanager
+def long_lived(*, collect: bool = True) -> Iterator[None]:
+    """Make objects that will live a while: no collection meanwhile, then one, then freeze them.
+
+    Long work calls `checkpoint()` now and then, so that no single collection takes long: the
+    collector holds the GIL throughout, and the event loop waits for it. Without `collect`, they
+    are frozen uncollected: only for code that makes no cyclic garbage (see above).
+    """
+    with gc_paused():
+        yield
+        if collect:
+            checkpoint()
+        else:
+            gc.freeze()
+
+
+def checkpoint() -> None:
+    """Inside `long_lived`: collect what was made since the last checkpoint, and freeze the rest."""
+    # Some of what was made is cyclic garbage (pylatexenc's parser leaves cycles that reach,
+    # through frames, whatever was on the stack): collect it, or freezing would keep it forever.
+    gc.collect()
+    gc.freeze()

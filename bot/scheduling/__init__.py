@@ -1,0 +1,1 @@
+"""When things run: the APScheduler wrapper, the job policy, and each channel's effective schedule."""
