@@ -3,7 +3,7 @@
 discord.py has no per-client base URL: REST routes are built from the class
 attribute `Route.BASE` and the gateway from `DiscordWebSocket.DEFAULT_GATEWAY`.
 Tests and proxies set `discord.api_url` / `discord.gateway_url`; a canary test
-in tests/test_discord_lifecycle.py fails if discord.py moves either attribute.
+in tests/adapters/discord/test_lifecycle.py fails if discord.py moves either attribute.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from bot.models import Paper
 from tests.fakes.naive import index_of, naive_match
 
 QUICK = settings(max_examples=200, deadline=None)
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def load(name: str) -> list[Paper]:

@@ -38,7 +38,7 @@ from tests.fakes.slack_server import (
     running,
 )
 
-MANIFEST = Path(__file__).resolve().parent.parent / "adapters" / "slack" / "manifest.yaml"
+MANIFEST = Path(__file__).resolve().parents[3] / "adapters" / "slack" / "manifest.yaml"
 PAPERS_SAMPLE = load_sample()
 
 

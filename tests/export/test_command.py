@@ -33,7 +33,7 @@ from tests.fakes.arxiv_server import FakeArxiv, load_sample
 from tests.fakes.dailyarxiv import dailyarxiv_rows, records, source_papers
 from tests.fakes.operator import paperbot
 
-GOLDEN = Path(__file__).resolve().parent / "data" / "export_video_retrieval.md"
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "export_video_retrieval.md"
 NOW = datetime(2025, 10, 15, 6, 0, tzinfo=UTC)
 ML = ChannelRef(Platform.SLACK, "T024BE7LD", "C024BE91L", "ml-papers")
 VISION = ChannelRef(Platform.DISCORD, "81384788765712384", "103735883630395392", "vision")

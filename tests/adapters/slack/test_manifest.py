@@ -31,7 +31,7 @@ from tests.fakes.arxiv_server import load_sample
 from tests.fakes.operator import paperbot
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, PAPERS, TEAM_ID, FakeSlack, running
 
-MANIFEST = Path(__file__).resolve().parent.parent / "adapters" / "slack" / "manifest.yaml"
+MANIFEST = Path(__file__).resolve().parents[3] / "adapters" / "slack" / "manifest.yaml"
 
 
 def configured(**env: str) -> Config:

@@ -27,7 +27,7 @@ from tests.fakes.clusters import multimodal, video_retrieval
 from tests.fakes.polling import eventually
 from tests.fakes.slack_server import APP_TOKEN, BOB, BOT_TOKEN, PAPERS, TEAM_ID, FakeSlack, running
 
-MANIFEST = Path(__file__).resolve().parent.parent / "adapters" / "slack" / "manifest.yaml"
+MANIFEST = Path(__file__).resolve().parents[3] / "adapters" / "slack" / "manifest.yaml"
 START = NOW - timedelta(days=1)  # when the test begins: the channel tracks its topics
 CHANNEL = ChannelRef(Platform.SLACK, TEAM_ID, PAPERS)
 VIDEO = video_retrieval(NOW.date() - timedelta(days=1))

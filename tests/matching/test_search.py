@@ -22,7 +22,7 @@ from storage import Store
 from storage.migrations import LATEST_VERSION, MIGRATIONS
 from tests.fakes.arxiv_server import load_sample
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 NOW = datetime(2025, 10, 20, 12, 0, tzinfo=UTC)
 AUTHORS = ("Anna Müller", "J. Smith", "Wei Zhang", "Sofia García-López", "Jörg Schröder", "O'Brien, P.")
 CATEGORIES = ("cs.CV", "cs.IR", "cs.LG", "eess.IV", "hep-th", "math.AG", "astro-ph.CO", "cond-mat")
