@@ -16,8 +16,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.models import ChannelRef, Platform
-from storage.channels import ChannelRepository, channel_key
+from bot.models import ChannelRef
+from storage.channels import C_IS_CHANNEL, ChannelRepository, channel_key, channel_ref
 from storage.database import Database
 
 
@@ -96,8 +96,7 @@ class DeliveryRepository:
     async def delivered_ids(self, channel: ChannelRef) -> set[str]:
         """Every paper already offered to `channel` (posted, pending or summarised as overflow)."""
         async with self._db.read(
-            "SELECT d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel"
-            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ?",
+            f"SELECT d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel WHERE {C_IS_CHANNEL}",  # noqa: S608 - constants only
             channel_key(channel),
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
@@ -123,7 +122,7 @@ class DeliveryRepository:
             return found
         async with self._db.read("SELECT id, platform, workspace, channel_id, name FROM channels") as cur:
             for r in await cur.fetchall():
-                channels[int(r[0])] = ChannelRef(Platform(r[1]), r[2], r[3], r[4])
+                channels[int(r[0])] = channel_ref(r, 1)
         for row, arxiv_id in rows:
             found.setdefault(channels[row], set()).add(arxiv_id)
         return found
@@ -231,9 +230,8 @@ class DeliveryRepository:
     async def open_digest(self, channel: ChannelRef) -> DigestRecord | None:
         """The channel's digest that was planned but not finished (a crash or an outage), if any."""
         async with self._db.read(
-            "SELECT g.id FROM digests g JOIN channels c ON c.id = g.channel"
-            " WHERE c.platform = ? AND c.workspace = ? AND c.channel_id = ? AND g.completed_at IS NULL"
-            " ORDER BY g.id LIMIT 1",
+            f"SELECT g.id FROM digests g JOIN channels c ON c.id = g.channel WHERE {C_IS_CHANNEL}"  # noqa: S608 - constants only
+            " AND g.completed_at IS NULL ORDER BY g.id LIMIT 1",
             channel_key(channel),
         ) as cur:
             row = await cur.fetchone()
@@ -270,7 +268,7 @@ class DeliveryRepository:
             )
         return DigestRecord(
             id=int(row["id"]),
-            channel=ChannelRef(Platform(row["platform"]), row["workspace"], row["channel_id"], row["name"]),
+            channel=channel_ref((row["platform"], row["workspace"], row["channel_id"], row["name"])),
             announced=row["announced"],
             header=row["header"],
             lines=tuple(json.loads(row["lines"])),
@@ -336,4 +334,4 @@ class DeliveryRepository:
             " FROM digests g JOIN channels c ON c.id = g.channel WHERE g.completed_at IS NULL"
         ) as cur:
             rows = await cur.fetchall()
-        return [ChannelRef(Platform(r[0]), r[1], r[2], r[3]) for r in rows]
+        return [channel_ref(r) for r in rows]

@@ -1,5 +1,8 @@
 """The /track query's syntax: text to tree (lexer, parser), and the tree's normal form.
 
+(Over 400 lines, a tenth of them this description: the lexer, the parser and the normal form
+change together whenever the grammar does, so they are kept in one place.)
+
 Grammar (uppercase keywords; precedence NOT > AND > OR)::
 
     query   := or
