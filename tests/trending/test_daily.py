@@ -324,11 +324,16 @@ async def test_the_list_is_read_after_the_harvest_when_a_channel_wants_it(
     await tracking(app, QUIET, None, 2)
     await app.jobs.harvest_job()
     await eventually(lambda: _read(hf))
+    await eventually(lambda: _stored(app))  # stored a moment after the request is answered
     assert await app.store.trending.latest(date(2025, 10, 14)) is not None
 
 
 async def _read(hf: FakeHuggingFace) -> bool:
     return len(hf.requests) == 1
+
+
+async def _stored(app: App) -> bool:
+    return await app.store.trending.latest(date(2025, 10, 14)) is not None
 
 
 async def test_a_section_interrupted_by_a_crash_is_finished_without_repeats(app: App) -> None:
