@@ -10,6 +10,7 @@ the platform's library only when called.
 from __future__ import annotations
 
 import argparse
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,10 @@ class PlatformSpec:
     loggers: tuple[str, ...] = ()  # its libraries' loggers, chatty at INFO: shown from WARNING
 
 
+# Each platform's `paperbot <platform>` parser and its subcommands, as `add_tool` made them.
+_ACTIONS: weakref.WeakKeyDictionary[argparse.ArgumentParser, Any] = weakref.WeakKeyDictionary()
+
+
 def add_tool(
     sub: SubParsers,
     late_config: argparse.ArgumentParser,
@@ -59,9 +64,8 @@ def add_tool(
     group = sub.choices.get(platform)
     if group is None:
         group = sub.add_parser(platform, help=f"{platform.capitalize()} tools")
-        group.add_subparsers(dest=f"{platform}_command", metavar="ACTION", required=True)
-    actions = next(a for a in group._actions if isinstance(a, argparse._SubParsersAction))
-    tool: argparse.ArgumentParser = actions.add_parser(action, parents=[late_config], help=help)
+        _ACTIONS[group] = group.add_subparsers(dest=f"{platform}_command", metavar="ACTION", required=True)
+    tool: argparse.ArgumentParser = _ACTIONS[group].add_parser(action, parents=[late_config], help=help)
     tool.set_defaults(tool=run)
     return tool
 
