@@ -180,6 +180,10 @@ async def run_one(size: int) -> None:
         cold, prepared = await one_run(store, bot)
         del prepared  # the bot drops a run's results once it is posted
         await empty_ledger(store)
+        # Warm: the same digests planned again with the index built. The bot would only match
+        # papers harvested since this run (the next day's, below): here it forgets that it ran,
+        # so that the day's papers are matched again, as every run did before it kept track.
+        bot._matched.clear()
         warm, prepared = await one_run(store, bot)
         peak_mb = max_rss_mb()
 
@@ -201,6 +205,9 @@ async def run_one(size: int) -> None:
         # papers arrive, and the run matches only what came since the last one. Against it, the
         # same run by a deliverer just started, which matches the whole lookback window (two days
         # here; a fortnight in a bot running for two weeks, when matching grows with it).
+        async with store.db.transaction() as conn:  # the day's digests went out
+            await conn.execute("UPDATE digests SET completed_at = ?", (NOW.isoformat(),))
+            await conn.execute("UPDATE deliveries SET state = 'posted' WHERE state = 'pending'")
         await store.papers.upsert_many(next_day_papers(), HARVESTED + timedelta(days=1))
         clock.now = NOW + timedelta(days=1)
         del prepared
@@ -260,8 +267,13 @@ async def run_one(size: int) -> None:
         "ledger": "ledger writes not overlapped",
     }
     for name, label in labels.items():
-        print(f"  {label:<38} cold {cold[name]:6.2f} s   warm {warm[name]:6.2f} s")
-    print(f"  {'whole run':<38} cold {cold['whole']:6.2f} s   warm {warm['whole']:6.2f} s   <- target 3 s")
+        print(
+            f"  {label:<38} cold {cold[name]:6.2f} s   warm {warm[name]:6.2f} s   next day {nxt[name]:6.2f} s"
+        )
+    print(
+        f"  {'whole run':<38} cold {cold['whole']:6.2f} s   warm {warm['whole']:6.2f} s"
+        f"   next day {nxt['whole']:6.2f} s   <- target 3 s"
+    )
     print(
         f"  peak memory {peak_mb:8.0f} MB (max RSS of the process, both runs; {imports_mb:.0f} MB of it"
         " the modules, before the store is opened)   <- target 300 MB"
