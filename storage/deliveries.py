@@ -110,14 +110,16 @@ class DeliveryRepository:
         since then too (a paper is offered only once stored): the rows are read by when they were
         written, which the ledger indexes cheaply, not paper by paper.
         """
-        wanted = arxiv_ids if isinstance(arxiv_ids, set | frozenset) else set(arxiv_ids)
         found: dict[ChannelRef, set[str]] = {}
         channels: dict[int, ChannelRef] = {}
+        # SQLite keeps the rows about these papers (an IN over a list it indexes once): the last
+        # run's 400,000 rows at 100,000 subscriptions are not all handed to Python to be sifted.
         async with self._db.read(
-            "SELECT d.channel, d.arxiv_id FROM deliveries d WHERE d.created_at >= ?",
-            (harvested_since.isoformat(),),
+            "SELECT d.channel, d.arxiv_id FROM deliveries d WHERE d.created_at >= ?"
+            " AND d.arxiv_id IN (SELECT value FROM json_each(?))",
+            (harvested_since.isoformat(), json.dumps(sorted(arxiv_ids))),
         ) as cur:
-            rows = [(row, arxiv_id) for row, arxiv_id in await cur.fetchall() if arxiv_id in wanted]
+            rows = list(await cur.fetchall())
         if not rows:
             return found
         async with self._db.read("SELECT id, platform, workspace, channel_id, name FROM channels") as cur:

@@ -47,6 +47,9 @@ MAX_CONCURRENT_CHANNELS = 64
 PERSISTENT_INDEX_FROM = 1_000
 # Up to this many channels, their subscriptions are read channel by channel rather than all.
 FEW_CHANNELS = 20
+# A run matches papers harvested since the channels' last run, less this much: a harvest that
+# committed just after that run read the papers, with an earlier harvest time, is not missed.
+MATCHED_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class Prepared:
     unplanned: set[ChannelRef]  # channels the run meant to plan, but another delivery got first
     as_of: int  # the deliverer's plan count when the matches were found
     run: planning.RunCache
+    began: datetime | None = None  # when the run began: papers harvested since were not all matched
 
 
 class Deliverer:
@@ -103,6 +107,14 @@ class Deliverer:
         # The index over all subscriptions, synced (not rebuilt) on each run; one run at a time.
         self._index = channel_matches.SubscriptionIndex()
         self._index_lock = asyncio.Lock()
+        # Per channel, when the last run that matched it began, if that run recorded everything it
+        # found (planned in the ledger, or nothing found): a paper harvested before then was matched
+        # against every subscription the channel had (a later one only gets later papers), so it
+        # can bring nothing new. The next run matches only what came since: a day, not the whole
+        # lookback window of `digest.lookback_days`. Kept in memory: after a restart, a run
+        # matches the whole window once.
+        self._matched: dict[ChannelRef, datetime] = {}
+        self.papers_matched = 0  # how many papers the last match read (for tests and benchmarks)
         self.poster = DigestPoster(store, adapters, clock, summarizer)
 
     async def deliver_many(self, channels: Iterable[ChannelRef]) -> list[Outcome]:
@@ -120,6 +132,7 @@ class Deliverer:
                 c,
                 # A channel the run meant to plan but could not (planned meanwhile): matched again.
                 matches=None if c in ready.unplanned else ready.matches.get(c, []),
+                matched_at=ready.began,
                 as_of=ready.as_of,
                 run=ready.run,
                 planned=ready.planned.get(c),
@@ -143,18 +156,25 @@ class Deliverer:
 
     async def _prepare(self, channels: Sequence[ChannelRef], times: dict[str, float]) -> Prepared:
         as_of = self._plans
-        found = await self.new_matches(channels, timings=times)
-        started = time.perf_counter()
+        began = self.clock()
         states = await self.store.channels.run_states()
+
+        def waiting(channel: ChannelRef) -> bool:
+            settings, retry_at = states.get(channel, (ChannelSettings(), None))
+            return settings.paused or (retry_at is not None and began < retry_at)
+
+        # Paused channels and those waiting out a backoff are not matched: `deliver` says why.
+        live = [c for c in channels if not waiting(c)]
+        after, lagging = self._matched_since(live)
+        matched = [c for c in live if c not in lagging]
+        found = await self.new_matches(matched, timings=times, after=after) if matched else {}
+        started = time.perf_counter()
         busy = set(await self.store.deliveries.channels_with_open_digests())
-        now = self.clock()
         targets = []
-        for channel in channels:
+        for channel in matched:
             if not found.get(channel) or channel in busy:
                 continue
-            settings, retry_at = states.get(channel, (ChannelSettings(), None))
-            if settings.paused or (retry_at is not None and now < retry_at):
-                continue  # `deliver` says so
+            settings, _ = states.get(channel, (ChannelSettings(), None))
             if settings.trending > 0 and self.trending is not None:
                 continue  # its Hugging Face section is read for it alone: `deliver` plans it
             targets.append((channel, effective_max_papers(settings, self.config)))
@@ -166,8 +186,28 @@ class Deliverer:
         run = planning.RunCache(summaries, self.command_names)
         # The targets' matches are let go of as they are planned: `found` keeps the others'.
         planned = await self._plan_many(found, targets, run, as_of, times)
-        unplanned = {c for c, _ in targets if c not in planned}
-        return Prepared(planned, found, unplanned, as_of, run)
+        unplanned = {c for c, _ in targets if c not in planned} | lagging
+        for channel in matched:  # everything found is in the ledger now, or nothing was found
+            if channel in planned or not found.get(channel):
+                self._matched[channel] = began
+        return Prepared(planned, found, unplanned, as_of, run, began)
+
+    def _matched_since(self, channels: Sequence[ChannelRef]) -> tuple[datetime | None, set[ChannelRef]]:
+        """Since when to match `channels` together, and the few that lag behind (matched one by one).
+
+        A channel no run has matched since the start, or one left behind for a day or more (it was
+        paused, or unreachable), would send everyone back to the whole lookback window: when only a
+        few do, `deliver` matches them on their own over the whole window. None: the whole window.
+        """
+        marks = {c: self._matched.get(c) for c in channels}
+        newest = max((m for m in marks.values() if m is not None), default=None)
+        if newest is None:
+            return None, set()
+        lagging = {c for c, m in marks.items() if m is None or m < newest - timedelta(days=1)}
+        if len(lagging) > FEW_CHANNELS:
+            return None, set()
+        fresh = [m for c, m in marks.items() if m is not None and c not in lagging]
+        return min(fresh) - MATCHED_MARGIN, lagging
 
     async def _plan_many(
         self,
@@ -257,9 +297,17 @@ class Deliverer:
         return list(await asyncio.gather(*(one(c) for c in channels)))
 
     async def new_matches(
-        self, channels: Sequence[ChannelRef] | None = None, *, timings: dict[str, float] | None = None
+        self,
+        channels: Sequence[ChannelRef] | None = None,
+        *,
+        timings: dict[str, float] | None = None,
+        after: datetime | None = None,
     ) -> dict[ChannelRef, list[digest.Entry]]:
-        """Per channel (all of them by default), the matches not yet delivered there, ranked."""
+        """Per channel (all of them by default), the matches not yet delivered there, ranked.
+
+        Papers harvested in the lookback window are matched; with `after`, only those harvested
+        since then (the channels' last run saw the rest).
+        """
         times = timings if timings is not None else {}
         started = time.perf_counter()
         few = channels is not None and len(channels) <= FEW_CHANNELS  # a small time slot, /digest
@@ -279,8 +327,9 @@ class Deliverer:
         mine = subs if wanted is None or few else [s for s in subs if s.channel in wanted]
         if not mine:
             return {}
-        since = max(window, min(s.created_at for s in mine))
+        since = max(window, min(s.created_at for s in mine), after or window)
         candidates = await self.store.papers.harvested_since(since)
+        self.papers_matched = len(candidates)
         targets = {s.channel for s in mine}
         if len(targets) <= FEW_CHANNELS:
             delivered = {c: await self.store.deliveries.delivered_ids(c) for c in targets}
@@ -309,6 +358,7 @@ class Deliverer:
         *,
         on_request: bool = False,
         matches: list[digest.Entry] | None = None,
+        matched_at: datetime | None = None,
         as_of: int = 0,
         only_open: bool = False,
         run: planning.RunCache | None = None,
@@ -317,7 +367,7 @@ class Deliverer:
         """Finish an interrupted digest, then post what is new; `on_request` is /digest (ignores pause).
 
         `matches` are the channel's new matches when `deliver_many` already found them, before
-        the `as_of`-th plan; they are found again if the channel got a digest since. With
+        the `as_of`-th plan (at `matched_at`); they are found again if the channel got a digest since. With
         `only_open`, only an interrupted digest is finished. `run` holds the cards shared with the
         other channels of a run. `planned` is the digest a run already wrote to the ledger for it
         (posted like any open digest, with the cards the run made; /digest may have posted it since).
@@ -352,9 +402,12 @@ class Deliverer:
             if only_open or planned is not None:
                 return Outcome(channel, "posted", posted) if posted else Outcome(channel, "nothing")
             if matches is None or self._planned_at.get(channel, -1) >= as_of:
+                matched_at = self.clock()
                 matches = (await self.new_matches([channel])).get(channel, [])
             section = await self._trending(channel, matches, settings.trending)
             record = await self._plan(channel, matches, now, run, section) if matches or section else None
+            if matched_at is not None:  # what was found is in the ledger now (or nothing was)
+                self._matched[channel] = max(matched_at, self._matched.get(channel, matched_at))
             if record is not None:
                 outcome = await self.poster.post(record, run)
                 if outcome.status != "posted":

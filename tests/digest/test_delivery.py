@@ -207,3 +207,52 @@ async def test_paused_channels_wait_but_digest_on_request_posts(config: Config) 
         assert (await app.jobs.deliver_channels([GENERAL]))[0].status == "paused"
         reply = await app.command(command("/digest"))
     assert reply.text == "Posted a digest with 1 paper."
+
+
+async def test_a_run_matches_only_the_papers_harvested_since_the_channels_last_run(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        for channel in (VISION, NLP):
+            await track(app, "video retrieval", channel)
+        first = [paper(1, "Video Retrieval at Scale"), paper(2, "Graph Theory"), paper(3, "Protein Folding")]
+        await harvest(app, clock, first)
+        clock.now = DELIVER_AT
+        assert [o.posted for o in await app.jobs.deliver_channels([VISION, NLP])] == [1, 1]
+        assert app.deliverer.papers_matched == 3
+        # The next day: only that day's papers are read and matched, not the fortnight's.
+        await harvest(
+            app,
+            clock,
+            [paper(4, "Video Retrieval with Words"), paper(5, "Sorting")],
+            at=HARVESTED_AT + timedelta(days=1),
+        )
+        clock.now = DELIVER_AT + timedelta(days=1)
+        assert [o.posted for o in await app.jobs.deliver_channels([VISION, NLP])] == [1, 1]
+        assert app.deliverer.papers_matched == 2
+    assert sorted(m.text for m in adapter.messages if m.parent_id is not None) == sorted(
+        ["Video Retrieval at Scale", "Video Retrieval with Words"] * 2
+    )
+
+
+async def test_a_channel_paused_for_days_gets_their_papers_when_it_resumes(config: Config) -> None:
+    clock, adapter = Clock(TRACKED_AT), console()
+    async with App(config, [adapter], clock=clock) as app:
+        for channel in (VISION, NLP):
+            await track(app, "video retrieval", channel)
+
+        async def day(n: int, title: str) -> list[int]:
+            await harvest(app, clock, [paper(n, title)], at=HARVESTED_AT + timedelta(days=n))
+            clock.now = DELIVER_AT + timedelta(days=n)
+            return [o.posted for o in await app.jobs.deliver_channels([VISION, NLP])]
+
+        assert await day(1, "Video Retrieval One") == [1, 1]
+        await app.command(command("/settings pause", NLP))
+        assert await day(2, "Video Retrieval Two") == [1, 0]
+        assert await day(3, "Video Retrieval Three") == [1, 0]
+        await app.command(command("/settings resume", NLP))
+        # NLP was last matched two days ago: it is matched on its own, over the whole window.
+        assert await day(4, "Video Retrieval Four") == [1, 3]
+        assert await day(5, "Video Retrieval Five") == [1, 1]  # and then with the others again
+        assert app.deliverer.papers_matched == 1
+    nlp = [m.text for m in adapter.messages if m.channel == NLP and m.parent_id is not None]
+    assert sorted(nlp) == sorted(f"Video Retrieval {n}" for n in ("One", "Two", "Three", "Four", "Five"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import aiosqlite
@@ -144,3 +145,17 @@ async def test_all_subscriptions_are_kept_until_one_is_added_or_removed(store: S
     assert [s.query for s in await store.subscriptions.all()] == ["video retrieval", "sparse codes"]
     await store.subscriptions.remove(channel, "video retrieval")
     assert [s.query for s in await store.subscriptions.all()] == ["sparse codes"]
+
+
+async def test_a_paper_looked_up_before_a_feed_lists_it_takes_the_harvest_time(store: Store) -> None:
+    # Someone asked for it (the API: no announcement), then a feed cross-lists it days later.
+    looked_up = Paper("2401.01234", 1, "Video Retrieval", "Abstract.", ("A. B.",), ("cs.IR",))
+    await store.papers.upsert_many([looked_up], NOW)
+    later = NOW + timedelta(days=3)
+    listed = replace(looked_up, categories=("cs.IR", "cs.CV"), announced=later.date(), announce_type="cross")
+    await store.papers.upsert_many([listed], later)
+    assert [(p.arxiv_id, at) for p, at in await store.papers.harvested_since(later)] == [
+        (listed.arxiv_id, later)
+    ]
+    await store.papers.upsert_many([listed], later + timedelta(hours=1))  # listed again: it keeps its time
+    assert [at for _, at in await store.papers.harvested_since(later)] == [later]
