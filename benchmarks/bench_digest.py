@@ -203,8 +203,9 @@ async def run_one(size: int) -> None:
 
         # The next day, as the bot lives it: the first day's digests are in the ledger, 2,500 more
         # papers arrive, and the run matches only what came since the last one. Against it, the
-        # same run by a deliverer just started, which matches the whole lookback window (two days
-        # here; a fortnight in a bot running for two weeks, when matching grows with it).
+        # same run (the same deliverer, its index built) matching the whole lookback window, as
+        # every run did before it kept track: two days here, a fortnight in a bot running for two
+        # weeks, when matching grows with it.
         async with store.db.transaction() as conn:  # the day's digests went out
             await conn.execute("UPDATE digests SET completed_at = ?", (NOW.isoformat(),))
             await conn.execute("UPDATE deliveries SET state = 'posted' WHERE state = 'pending'")
@@ -219,12 +220,12 @@ async def run_one(size: int) -> None:
         del prepared
         gc.collect()
         gc.unfreeze()
-        await store.db.conn.execute("DELETE FROM deliveries WHERE created_at >= ?", (clock.now.isoformat(),))
-        await store.db.conn.execute("DELETE FROM digests WHERE created_at >= ?", (clock.now.isoformat(),))
-        await store.db.conn.commit()
-        fresh = deliverer(store, clock)
-        whole_window, prepared = await one_run(store, fresh)
-        window_papers = fresh.papers_matched
+        async with store.db.transaction() as conn:  # that run's digests, planned again below
+            await conn.execute("DELETE FROM deliveries WHERE created_at >= ?", (clock.now.isoformat(),))
+            await conn.execute("DELETE FROM digests WHERE created_at >= ?", (clock.now.isoformat(),))
+        bot._matched.clear()  # as if it had not kept track: the whole window
+        whole_window, prepared = await one_run(store, bot)
+        window_papers = bot.papers_matched
         del prepared
     shutil.rmtree(work.parent)
 

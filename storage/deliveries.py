@@ -117,7 +117,7 @@ class DeliveryRepository:
         async with self._db.read(
             "SELECT d.channel, d.arxiv_id FROM deliveries d WHERE d.created_at >= ?"
             " AND d.arxiv_id IN (SELECT value FROM json_each(?))",
-            (harvested_since.isoformat(), json.dumps(sorted(arxiv_ids))),
+            (harvested_since.isoformat(), json.dumps(list(arxiv_ids))),
         ) as cur:
             rows = list(await cur.fetchall())
         if not rows:

@@ -69,7 +69,7 @@ class Prepared:
     unplanned: set[ChannelRef]  # channels the run meant to plan, but another delivery got first
     as_of: int  # the deliverer's plan count when the matches were found
     run: planning.RunCache
-    began: datetime | None = None  # when the run began: papers harvested since were not all matched
+    began: datetime  # when the run began: the matches hold what was harvested until then
 
 
 class Deliverer:
