@@ -10,9 +10,9 @@ SQLite store, this times what the deliverer's daily run does before its first me
 `Deliverer.prepare` itself: read the channels of the digest time, the subscriptions, the day's
 papers and what each channel already got; match, group per channel and rank; read every channel's
 settings; plan each digest (capped) and write it to the ledger (the shown papers with their
-matched words, the rest as overflow); and make every shown card with its TL;DR. Each size runs in
-a fresh process (peak memory is per size); the store is built first, in another process, and kept
-in a temp dir between runs.
+matched words, the ids of the rest with the digest); and make every shown card with its TL;DR.
+Each size runs in a fresh process (peak memory is per size); the store is built first, in another
+process, and kept in a temp dir between runs.
 
 The first run after a start parses and indexes every subscription (`cold`); the bot keeps the index,
 so every later run only syncs it (`warm`, the daily case). Between the two, the ledger the first run
@@ -192,6 +192,8 @@ async def run_one(size: int) -> None:
         states: dict[str, int] = {}
         async with store.db.read(
             "SELECT c.channel_id, d.arxiv_id, d.state FROM deliveries d JOIN channels c ON c.id = d.channel"
+            " UNION ALL SELECT c.channel_id, j.value, 'overflow' FROM digests g"
+            " JOIN channels c ON c.id = g.channel, json_each(g.overflow) j"
         ) as cur:
             for channel_id, arxiv_id, state in await cur.fetchall():
                 ledger.setdefault(channel_id, set()).add(arxiv_id)
@@ -220,9 +222,13 @@ async def run_one(size: int) -> None:
         del prepared
         gc.collect()
         gc.unfreeze()
-        async with store.db.transaction() as conn:  # that run's digests, planned again below
+        # That run's digests, planned again below. Without the foreign keys: each digest deleted
+        # would scan the ledger for rows pointing at it (the bot never deletes digests).
+        await store.db.conn.execute("PRAGMA foreign_keys = OFF")
+        async with store.db.transaction() as conn:
             await conn.execute("DELETE FROM deliveries WHERE created_at >= ?", (clock.now.isoformat(),))
             await conn.execute("DELETE FROM digests WHERE created_at >= ?", (clock.now.isoformat(),))
+        await store.db.conn.execute("PRAGMA foreign_keys = ON")
         bot._matched.clear()  # as if it had not kept track: the whole window
         whole_window, prepared = await one_run(store, bot)
         window_papers = bot.papers_matched

@@ -6,6 +6,10 @@ crash at any point resumes in the same thread with what is left; a message whose
 recorded but not its id is looked up on the platform before anything is resent; and a paper
 is never offered to a channel twice (the primary key is (channel, paper)). The per-message
 writes go through the database's ledger connection, which nothing else queues on.
+
+The papers a digest shows have a row each. Those over its cap (the footer's "+27 more") are
+offered too, but never posted one by one: the digest records their ids in one JSON array
+(`overflow`), which every "already offered" check reads along with the rows.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ class LedgerEntry:
     """One paper of a digest: what matched it, and its platform message once posted."""
 
     arxiv_id: str
-    position: int  # order in the thread; overflow entries come after the posted ones
+    position: int  # order in the thread
     queries: tuple[str, ...]
     why: str  # JSON: per query, the fields and words that matched
-    state: str  # pending | posted | overflow
+    state: str  # pending | posted (overflow: in ledgers from before schema 10 whose digest is gone)
     message_id: str | None = None
     sending_at: datetime | None = None  # when a send began: set with no message_id = fate unknown
 
@@ -51,6 +55,7 @@ class DigestRecord:
     parent_sending_at: datetime | None = None
     footer_message_id: str | None = None
     footer_sending_at: datetime | None = None
+    overflow: tuple[str, ...] = ()  # the papers over its cap (arXiv ids, in rank order)
 
     @property
     def pending(self) -> tuple[LedgerEntry, ...]:
@@ -82,6 +87,7 @@ class NewDigest:
     lines: tuple[str, ...]
     footer: str
     key: str = ""  # its delivery keys' stem (random when empty)
+    overflow: str = "[]"  # JSON array of the arXiv ids over its cap, in rank order
 
 
 def _when(text: str | None) -> datetime | None:
@@ -96,8 +102,10 @@ class DeliveryRepository:
     async def delivered_ids(self, channel: ChannelRef) -> set[str]:
         """Every paper already offered to `channel` (posted, pending or summarised as overflow)."""
         async with self._db.read(
-            f"SELECT d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel WHERE {C_IS_CHANNEL}",  # noqa: S608 - constants only
-            channel_key(channel),
+            f"SELECT d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel WHERE {C_IS_CHANNEL}"  # noqa: S608 - constants only
+            " UNION ALL SELECT j.value FROM digests g JOIN channels c ON c.id = g.channel,"
+            f" json_each(g.overflow) j WHERE {C_IS_CHANNEL}",
+            channel_key(channel) * 2,
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
 
@@ -106,17 +114,20 @@ class DeliveryRepository:
     ) -> dict[ChannelRef, set[str]]:
         """Which of these papers each channel was already offered: one pass for every channel.
 
-        The papers were all harvested since `harvested_since`, so any row offering one was written
-        since then too (a paper is offered only once stored): the rows are read by when they were
-        written, which the ledger indexes cheaply, not paper by paper.
+        The papers were all harvested since `harvested_since`, so any row (or digest) offering
+        one was written since then too (a paper is offered only once stored): the rows and digests
+        are read by when they were written, which the ledger indexes cheaply, not paper by paper.
         """
         found: dict[ChannelRef, set[str]] = {}
         channels: dict[int, ChannelRef] = {}
         # SQLite keeps the rows about these papers (an IN over a list it indexes once): the last
         # run's 400,000 rows at 100,000 subscriptions are not all handed to Python to be sifted.
         async with self._db.read(
-            "SELECT d.channel, d.arxiv_id FROM deliveries d WHERE d.created_at >= ?"
-            " AND d.arxiv_id IN (SELECT value FROM json_each(?))",
+            "WITH wanted (id) AS (SELECT value FROM json_each(?2))"
+            " SELECT d.channel, d.arxiv_id FROM deliveries d WHERE d.created_at >= ?1"
+            " AND d.arxiv_id IN wanted"
+            " UNION ALL SELECT g.channel, j.value FROM digests g, json_each(g.overflow) j"
+            " WHERE g.created_at >= ?1 AND g.overflow != '[]' AND j.value IN wanted",
             (harvested_since.isoformat(), json.dumps(list(arxiv_ids))),
         ) as cur:
             rows = list(await cur.fetchall())
@@ -139,15 +150,25 @@ class DeliveryRepository:
         footer: str,
         entries: Sequence[LedgerEntry],
         now: datetime,
+        overflow: Sequence[str] = (),
     ) -> DigestRecord:
-        """Write a digest and its entries before posting anything, in one transaction."""
+        """Write a digest, its entries and the ids over its cap, before posting anything, at once."""
         key = secrets.token_hex(5)
         async with self._db.transaction() as conn:
             channel_row = await self._channels.ensure(channel, now)
             cur = await conn.execute(
-                "INSERT INTO digests (channel, announced, header, lines, footer, created_at, key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (channel_row, announced, header, json.dumps(list(lines)), footer, now.isoformat(), key),
+                "INSERT INTO digests (channel, announced, header, lines, footer, created_at, key, overflow)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    channel_row,
+                    announced,
+                    header,
+                    json.dumps(list(lines)),
+                    footer,
+                    now.isoformat(),
+                    key,
+                    json.dumps(list(overflow), separators=(",", ":")),  # as `plan_many`'s are made
+                ),
             )
             digest_id = cur.lastrowid
             assert digest_id is not None
@@ -170,15 +191,25 @@ class DeliveryRepository:
                 ],
             )
         return DigestRecord(
-            digest_id, channel, announced, header, tuple(lines), footer, None, tuple(entries), key=key
+            digest_id,
+            channel,
+            announced,
+            header,
+            tuple(lines),
+            footer,
+            None,
+            tuple(entries),
+            key=key,
+            overflow=tuple(overflow),
         )
 
     async def plan_many(self, digests: Sequence[NewDigest], rows: str, now: datetime) -> dict[int, int]:
         """Write many channels' digests and their entries in one transaction; returns number -> digest id.
 
         `rows` is a JSON array of `[number, position, arxiv_id, queries JSON, why JSON, state]`,
-        one per entry, in the order of `plan`'s entries. SQLite unpacks it in one statement: a
-        day's 400,000 rows (at 100,000 subscriptions) are not bound one at a time in Python, and
+        one per shown entry, in the order of `plan`'s entries (a digest's overflow is its own,
+        `NewDigest.overflow`). SQLite unpacks it in one statement: a day's 120,000 rows (at 100,000
+        subscriptions) are not bound one at a time in Python, and
         the statement runs without holding Python's GIL, so the caller can make the next batch
         meanwhile. A digest whose channel has no row (it cannot be, the run read them) is skipped.
         """
@@ -194,6 +225,7 @@ class DeliveryRepository:
                     json.dumps(list(d.lines)),
                     d.footer,
                     d.key or secrets.token_hex(5),
+                    d.overflow,
                 ]
                 for d in digests
             ],
@@ -206,9 +238,10 @@ class DeliveryRepository:
                 row = await cur.fetchone()
             base = int(row[0]) if row else 0
             await conn.execute(
-                "INSERT INTO digests (id, channel, announced, header, lines, footer, created_at, key)"
+                "INSERT INTO digests (id, channel, announced, header, lines, footer, created_at, key,"
+                " overflow)"
                 " SELECT ?1 + (j.value ->> 0), c.id, j.value ->> 4, j.value ->> 5, j.value ->> 6,"
-                " j.value ->> 7, ?2, j.value ->> 8"
+                " j.value ->> 7, ?2, j.value ->> 8, j.value ->> 9"
                 " FROM json_each(?3) AS j CROSS JOIN channels AS c"
                 " WHERE c.platform = j.value ->> 1 AND c.workspace = j.value ->> 2"
                 " AND c.channel_id = j.value ->> 3",
@@ -242,7 +275,8 @@ class DeliveryRepository:
     async def get(self, digest_id: int) -> DigestRecord | None:
         async with self._db.read(
             "SELECT g.id, g.announced, g.header, g.lines, g.footer, g.parent_message_id, g.completed_at,"
-            " g.key, g.parent_sending_at, g.footer_message_id, g.footer_sending_at, g.channel AS row,"
+            " g.key, g.parent_sending_at, g.footer_message_id, g.footer_sending_at, g.overflow,"
+            " g.channel AS row,"
             " c.platform, c.workspace, c.channel_id, c.name"
             " FROM digests g JOIN channels c ON c.id = g.channel WHERE g.id = ?",
             (digest_id,),
@@ -282,6 +316,7 @@ class DeliveryRepository:
             parent_sending_at=_when(row["parent_sending_at"]),
             footer_message_id=row["footer_message_id"],
             footer_sending_at=_when(row["footer_sending_at"]),
+            overflow=tuple(json.loads(row["overflow"])),
         )
 
     # Below: written around every message, on the ledger's own connection, one statement each.

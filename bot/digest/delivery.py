@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from bot.config import Config
 from bot.digest import compose as digest
 from bot.digest import matches as channel_matches
-from bot.digest import planning, why
+from bot.digest import planning
 from bot.digest.llm import Summarizer
 from bot.digest.posting import DigestPoster, Outcome
 from bot.errors import ErrorReporter
@@ -438,11 +438,8 @@ class Deliverer:
         settings = await self.store.channels.settings(channel)
         plan = digest.plan(entries, effective_max_papers(settings, self.config))
         ledger = [
-            LedgerEntry(e.paper.arxiv_id, i, e.queries, record, state)
-            for i, (e, record, state) in enumerate(
-                [(e, run.why_json(e), "pending") for e in plan.shown]
-                + [(e, why.dumps(e.why(words=False)), "overflow") for e in plan.rest]
-            )
+            LedgerEntry(e.paper.arxiv_id, i, e.queries, run.why_json(e), "pending")
+            for i, e in enumerate(plan.shown)
         ]
         head, lines = plan.header, plan.lines
         if section:  # after the papers shown: each a card of the thread, in the ledger like them
@@ -462,4 +459,5 @@ class Deliverer:
             footer=plan.footer,
             entries=ledger,
             now=now,
+            overflow=[e.paper.arxiv_id for e in plan.rest],
         )

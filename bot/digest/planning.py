@@ -2,7 +2,7 @@
 
 `Deliverer.prepare` matches every channel of a run in one pass (bot.digest.compose) and hands the ranked
 matches here. Per channel: the plan (capped by the channel's setting), the ledger's rows (the
-shown papers with the words that matched, the rest as overflow) and a card per shown paper. A
+shown papers with the words that matched; the ids of the rest, its overflow) and a card per shown paper. A
 popular paper is in hundreds of digests: its card, TL;DR and `why` record are made once per paper
 and query (`RunCache`) and shared. Channels come out in batches, which the deliverer writes to the
 ledger (storage.deliveries.plan_many) while the next batch is made.
@@ -16,17 +16,15 @@ import json.encoder
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
 
-from bot.digest.compose import Entry, Plan, paper_card, plan, with_why
+from bot.digest.compose import Entry, paper_card, plan, with_why
 from bot.digest.why import loads as read_why
 from bot.matching.reasons import Reasons
-from bot.models import Card, ChannelRef, Paper, Platform, Post, ThreadItem
+from bot.models import Card, ChannelRef, Paper, Platform
 from bot.ports import CommandNaming, slash
-from bot.runtime.memory import long_lived
 from storage.deliveries import NewDigest
 
-BATCH_ROWS = 20_000  # ledger rows per batch: one transaction of some 0.1 s
+BATCH_ROWS = 10_000  # ledger rows per batch: one transaction of some 0.05 s
 
 
 # JSON string literals, made in C: `json.dumps(text)` costs ten times as much for one string, and
@@ -38,19 +36,6 @@ _ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii
 def queries_json(queries: Sequence[str]) -> str:
     """`json.dumps(list(queries))`: the ledger's record of which queries matched."""
     return "[" + ", ".join(map(_ascii, queries)) + "]"
-
-
-def queries_only(queries: Sequence[str]) -> str:
-    """`why` of an entry over the cap, `json.dumps([{"query": q, "why": []}, ...], ensure_ascii=False)`."""
-    return "[" + ", ".join(f'{{"query": {_text(q)}, "why": []}}' for q in queries) + "]"
-
-
-class _Overflow(dict[tuple[str, ...], str]):
-    """Per queries tuple: `"<queries JSON>","<why JSON>","overflow"`, the tail of an overflow row."""
-
-    def __missing__(self, queries: tuple[str, ...]) -> str:
-        tail = self[queries] = f'{_text(queries_json(queries))},{_text(queries_only(queries))},"overflow"'
-        return tail
 
 
 class _Ids(dict[str, str]):
@@ -91,7 +76,6 @@ class RunCache:
         self._shown: dict[int, tuple[str, Card]] = {}
         self._alive: list[object] = []
         self._explained: list[Reasons] = []
-        self._overflow = _Overflow()
         self._ids = _Ids()
 
     def _base_card(self, paper: Paper, summary: str | None = None) -> Card:
@@ -169,13 +153,13 @@ class RunCache:
 
     def ledger(
         self, number: int, shown: Sequence[Entry], rest: Sequence[Entry]
-    ) -> tuple[str, tuple[Card, ...]]:
-        """A digest's ledger rows as `plan_many` takes them, and the cards of its shown entries.
+    ) -> tuple[str, str, tuple[Card, ...]]:
+        """A digest's ledger rows and overflow as `plan_many` takes them, and its shown entries' cards.
 
         The rows are JSON array elements, comma-separated: `[number, position, arxiv_id, queries
-        JSON, why JSON, state]`, the shown entries (pending) with the words that matched, then the
-        overflow with its queries only. Their JSON texts are string literals inside the batch's
-        JSON, each made once per paper, query and record.
+        JSON, why JSON, "pending"]`, one per shown entry, with the words that matched. Their JSON
+        texts are string literals inside the batch's JSON, each made once per paper, query and
+        record. The overflow is the JSON array of the rest's ids.
         """
         ids, made = self._ids, self._shown
         parts = []
@@ -188,12 +172,8 @@ class RunCache:
                 self._alive.append(e)
             parts.append(f"[{number},{position},{ids[e.paper.arxiv_id]},{found[0]}]")
             cards.append(found[1])
-        overflow = self._overflow
-        parts += [
-            f"[{number},{position},{ids[e.paper.arxiv_id]},{overflow[e.queries]}]"
-            for position, e in enumerate(rest, len(shown))
-        ]
-        return ",".join(parts), tuple(cards)
+        overflow = "[" + ",".join([ids[e.paper.arxiv_id] for e in rest]) + "]"
+        return ",".join(parts), overflow, tuple(cards)
 
     def forget_words(self) -> None:
         """Let go of the matched words worked out for the records and cards made so far.
@@ -209,7 +189,7 @@ class RunCache:
         """Planning is over: let go of what only the ledger's rows needed (cards stay, until posted)."""
         self.forget_words()
         self._why, self._facts_of, self._entry_cards, self._shown, self._alive = {}, {}, {}, {}, []
-        self._overflow, self._ids = _Overflow(), _Ids()
+        self._ids = _Ids()
 
     @property
     def papers(self) -> int:
@@ -217,56 +197,14 @@ class RunCache:
         return len(self._base)
 
 
-class Row(NamedTuple):
-    """One entry as the ledger records it."""
-
-    arxiv_id: str
-    queries: tuple[str, ...]
-    why: str  # JSON: per query, the fields and (for a shown paper) the words that matched
-    state: str  # pending (to be shown) | overflow (summarised in the footer)
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    """A channel's digest ready to record and send: its plan, the shown papers' `why`, its messages."""
-
-    plan: Plan
-    why: tuple[str, ...]  # the ledger's record of each shown entry (JSON, with the matched words)
-    parent: Post
-    thread: tuple[ThreadItem, ...]  # a card per shown entry, then the footer (if any)
-
-    def rows(self) -> Iterator[Row]:
-        """The ledger's rows, in order: the shown papers, then the overflow (made as they are written)."""
-        for e, why in zip(self.plan.shown, self.why, strict=True):
-            yield Row(e.paper.arxiv_id, e.queries, why, "pending")
-        for e in self.plan.rest:
-            yield Row(e.paper.arxiv_id, e.queries, queries_only(e.queries), "overflow")
-
-
-def ready(
-    found: Mapping[ChannelRef, Sequence[Entry]], max_papers: Callable[[ChannelRef], int], run: RunCache
-) -> dict[ChannelRef, Ready]:
-    """Every channel's digest from its ranked matches: plans, `why` records, cards (shared via `run`)."""
-    out: dict[ChannelRef, Ready] = {}
-    with long_lived():
-        for channel, entries in found.items():
-            planned = plan(entries, max_papers(channel), run.names.get(channel.platform, slash))
-            why = tuple(run.why_json(e) for e in planned.shown)
-            cards = tuple(run.entry_card(e) for e in planned.shown)
-            thread: tuple[ThreadItem, ...] = cards + ((planned.footer,) if planned.footer else ())
-            out[channel] = Ready(planned, why, Post(planned.header, planned.lines), thread)
-        run.forget_words()
-    return out
-
-
 @dataclass(slots=True)
 class Batch:
     """Digests to write to the ledger in one transaction, with the cards of each (by position)."""
 
     digests: list[NewDigest] = field(default_factory=list)
-    rows: list[str] = field(default_factory=list)  # per digest: its rows (`RunCache.ledger`)
+    rows: list[str] = field(default_factory=list)  # per digest: its shown papers' rows (`RunCache.ledger`)
     cards: list[tuple[Card, ...]] = field(default_factory=list)  # per digest: its shown papers' cards
-    entries: int = 0
+    entries: int = 0  # its rows
 
 
 def batches(
@@ -287,13 +225,21 @@ def batches(
         planned = plan(found.pop(channel), cap, run.names.get(channel.platform, slash))
         number = len(batch.digests) + 1
         day = planned.day or today
+        rows, overflow, cards = run.ledger(number, planned.shown, planned.rest)
         batch.digests.append(
-            NewDigest(channel, number, day.isoformat(), planned.header, planned.lines, planned.footer)
+            NewDigest(
+                channel,
+                number,
+                day.isoformat(),
+                planned.header,
+                planned.lines,
+                planned.footer,
+                overflow=overflow,
+            )
         )
-        rows, cards = run.ledger(number, planned.shown, planned.rest)
         batch.rows.append(rows)
         batch.cards.append(cards)
-        batch.entries += len(planned.shown) + len(planned.rest)
+        batch.entries += len(planned.shown)
         # The first batch is small: its cards take longest (every paper's first), and no
         # ledger write can overlap the making of a batch until one is made.
         if batch.entries >= (size if made else size // 8):

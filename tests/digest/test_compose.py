@@ -174,17 +174,30 @@ def test_a_run_shares_cards_and_why_records_and_they_equal_the_plain_ones() -> N
     subs = [sub(1, "video retrieval"), sub(2, "video retrieval", VISION), sub(3, "sparse codes", VISION)]
     found = channel_matches.matches(subs, papers, {})
     run = planning.RunCache()
-    ready = planning.ready(found, lambda channel: 1, run)
-    for channel, entries in found.items():
+    for entries in found.values():
         for e in entries:
             assert run.why_json(e) == json.dumps(e.why(), ensure_ascii=False)
             assert run.entry_card(e) == digest.card(e.paper, e.why())
             assert run.card(e.paper, run.why_json(e)) == run.entry_card(e)
-        r = ready[channel]
-        assert [row.arxiv_id for row in r.rows()] == [e.paper.arxiv_id for e in entries]
-        assert [row.state for row in r.rows()] == ["pending"] + ["overflow"] * (len(entries) - 1)
-        assert r.thread[0] == run.entry_card(entries[0]) and r.parent.header == r.plan.header
-        assert r.thread[1:] == ((r.plan.footer,) if r.plan.footer else ())
+    ranked = {c: list(es) for c, es in found.items()}
+    [batch] = planning.batches(dict(ranked), [(c, 1) for c in ranked], run, HARVESTED_AT.date())
+    for d, rows, cards in zip(batch.digests, batch.rows, batch.cards, strict=True):
+        entries = ranked[d.channel]
+        # One row per shown paper, as the plain JSON would write it; the rest's ids as the overflow.
+        assert json.loads(f"[{rows}]") == [
+            [
+                d.number,
+                0,
+                entries[0].paper.arxiv_id,
+                json.dumps(list(entries[0].queries)),
+                json.dumps(entries[0].why(), ensure_ascii=False),
+                "pending",
+            ]
+        ]
+        assert json.loads(d.overflow) == [e.paper.arxiv_id for e in entries[1:]]
+        assert cards == (run.entry_card(entries[0]),)
+        expected = digest.plan(entries, 1)
+        assert (d.header, d.lines, d.footer) == (expected.header, expected.lines, expected.footer)
     assert run.papers == 2  # one TL;DR per paper, however many channels show it
     # #vision's p2 matched two of its queries: one entry listing both.
     [both] = [e for e in found[VISION] if e.paper.arxiv_id == "2611.00002"]
