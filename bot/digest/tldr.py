@@ -16,22 +16,20 @@ from bot.textcut import shorten
 
 MAX_CHARS = 300
 
+# Cues, in lower case: `_score` lowercases the sentence.
 _CONTRIBUTION = re.compile(
     r"\b(we (propose|present|introduce|develop|design|describe|show|demonstrate|release|study|investigate|"
     r"find|prove|derive|report|construct|provide)|this (paper|work|article|letter)|in this (paper|work)|"
-    r"our (method|approach|model|framework|results?|analysis)|here,? we)\b",
-    re.IGNORECASE,
+    r"our (method|approach|model|framework|results?|analysis)|here,? we)\b"
 )
 _RESULT = re.compile(
     r"\b(outperform\w*|achiev\w*|improv\w*|state[- ]of[- ]the[- ]art|surpass\w*|reduc\w*|"
     r"results? (show|demonstrate|indicate)|experiments? (show|demonstrate)|significantly|"
-    r"sota|speed-?up|accuracy|better than)\b|\d+(\.\d+)?\s*(%|x\b|×)",
-    re.IGNORECASE,
+    r"sota|speed-?up|accuracy|better than)\b|\d+(\.\d+)?\s*(%|x\b|×)"
 )
 _BACKGROUND = re.compile(
     r"^(recent(ly)?|however|despite|although|while|existing|traditional|previous|current|"
-    r"in recent years|over the (past|last))\b",
-    re.IGNORECASE,
+    r"in recent years|over the (past|last))\b"
 )
 # A sentence ends at . ! ? followed by space and a capital/digit/quote, but not after common
 # abbreviations ("e.g.", "et al.", "Fig.") where a period does not end anything.
@@ -56,6 +54,9 @@ def sentences(text: str) -> list[str]:
 
 
 def _score(sentence: str, index: int) -> float:
+    # The cues are matched against the lowercased sentence with case-sensitive patterns: the same
+    # matches as IGNORECASE, at about half the cost (a digest run scores some 7,000 sentences).
+    sentence = sentence.lower()
     score = 0.0
     if _CONTRIBUTION.search(sentence):
         score += 3.0
