@@ -62,6 +62,28 @@ async def test_papers_over_the_cap_count_as_offered_on_both_ways_of_planning(sto
     assert await store.deliveries.delivered_among(IDS, NOW + timedelta(seconds=1)) == {}
 
 
+async def test_a_batch_gives_each_digest_its_own_random_delivery_key(store: Store) -> None:
+    # Delivery keys name a digest's messages on the platform (a Discord nonce, Slack metadata):
+    # each digest of a batch has its own, ten hex digits as `plan` makes them, unless given one.
+    channels = [ChannelRef(Platform.CONSOLE, "local", f"c{n}", f"c{n}") for n in range(50)]
+    for channel in channels:
+        await store.channels.ensure(channel, NOW)
+    digests = [NewDigest(c, n + 1, "2026-11-20", "h", (), "") for n, c in enumerate(channels)]
+    digests[0] = NewDigest(channels[0], 1, "2026-11-20", "h", (), "", key="given")
+    numbers = await store.deliveries.plan_many(digests, "[]", NOW)
+    keys = []
+    for digest_id in numbers.values():
+        got = await store.deliveries.get(digest_id)
+        assert got is not None
+        keys.append(got.key)
+    assert keys[0] == "given" and len(set(keys)) == len(channels)
+    assert all(len(k) == 10 and int(k, 16) >= 0 for k in keys[1:])
+    again = await store.deliveries.plan_many(digests[1:2], "[]", NOW + timedelta(minutes=1))
+    [other] = again.values()
+    got = await store.deliveries.get(other)
+    assert got is not None and got.key not in keys
+
+
 async def test_the_migration_moves_overflow_rows_into_their_digest_in_order(tmp_path: Path) -> None:
     # A ledger as schema 9 left it: a digest showing one paper, three over its cap as rows.
     path = tmp_path / "bot.db"
