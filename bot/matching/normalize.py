@@ -235,6 +235,11 @@ def word_spans(text: str) -> list[tuple[str, int, int]]:
     return [(w, *located.span(k)) for k, w in enumerate(words(text))]
 
 
+# Texts whose folded form certainly has offsets below 2**31: folding one character gives at most
+# 18 (the ligature 'ﷺ'; 'ﬃ' gives 3).
+_SMALL_TEXT = 2**31 // 32
+
+
 class WordSpans:
     """Where each word of a text sits in the original (for highlighting), worked out once per text.
 
@@ -256,8 +261,10 @@ class WordSpans:
             split = _WORD_SPLIT.split(text.lower())
         else:
             split = self._fold(text)
-        # Separators and words alternate; their running lengths are the word bounds (computed in C).
-        self._ends = array.array("q", itertools.accumulate(map(len, split)))
+        # Separators and words alternate; their running lengths are the word bounds (computed in C),
+        # as 32-bit integers (half the memory) unless the folded text could outgrow them.
+        typecode = "i" if len(text) < _SMALL_TEXT else "q"
+        self._ends = array.array(typecode, itertools.accumulate(map(len, split)))
         self._count = len(split) // 2
 
     def _fold(self, text: str) -> list[str]:

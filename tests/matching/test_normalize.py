@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.matching import normalize
 from bot.matching.normalize import (
     fold,
     name_matches,
@@ -96,6 +97,14 @@ def test_spans_agree_with_tokens(text: str) -> None:
     assert [w for w, _, _ in spans] == words(text)
     assert stem(words(text)) == tokens(text)
     assert all(0 <= start < end <= len(text) for _, start, end in spans)
+
+
+def test_spans_of_a_long_text_are_the_same_with_64_bit_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Word bounds are 32-bit for any text whose folded form fits; beyond that, 64-bit, same spans.
+    text = "Video ﷺ retrieval: Müller's ﬃ model, 99.5% — 視頻檢索 works " * 3
+    short = word_spans(text)
+    monkeypatch.setattr(normalize, "_SMALL_TEXT", 0)
+    assert word_spans(text) == short
 
 
 def test_author_names_fold_accents_and_transliterate_umlauts() -> None:
