@@ -53,6 +53,7 @@ from bot.matching.paper import prepare  # noqa: E402
 from bot.matching.query import Query, QueryError, parse  # noqa: E402
 from bot.models import ChannelRef, Paper  # noqa: E402
 from bot.relevance.ranking import Relevance  # noqa: E402
+from bot.runtime.allocator import return_big_blocks  # noqa: E402
 from storage import Store  # noqa: E402
 from storage.migrations import LATEST_VERSION  # noqa: E402
 
@@ -168,6 +169,7 @@ def max_rss_mb() -> float:
 
 
 async def run_one(size: int) -> None:
+    return_big_blocks()  # as `paperbot run` does at start
     imports_mb = max_rss_mb()  # the interpreter and the deliverer's modules, before any run
     # A copy of the built store: the next day's papers and ledger are written to it, then dropped.
     work = Path(tempfile.mkdtemp()) / "run.db"

@@ -23,6 +23,7 @@ from bot.errors import ConfigError, PaperbotError, PlatformAuthError, PlatformUn
 from bot.export.formats import EXPORT_MAX, FORMATS
 from bot.ops.logs import setup_logging
 from bot.platforms import PlatformSpec
+from bot.runtime.allocator import return_big_blocks
 
 log = logging.getLogger("paperbot")
 
@@ -216,6 +217,7 @@ def _environ() -> dict[str, str]:
 
 
 def _run(config: Config, adapter: str | None) -> int:
+    return_big_blocks()  # a digest run's big blocks go back to the system (bot.runtime.allocator)
     try:
         asyncio.run(_serve(config, adapter))
     except KeyboardInterrupt:

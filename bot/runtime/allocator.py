@@ -1,0 +1,33 @@
+"""Giving a digest run's big freed blocks back to the system, so that memory stays where a run needs it.
+
+glibc's malloc serves a block of 128 KiB or more with a mapping of its own, unmapped when freed,
+but raises that threshold to the size of any such block freed (up to 32 MiB). A digest run writes
+its ledger in batches of a few megabytes of JSON, which SQLite copies and parses: after the first,
+every later batch came from the heap, which fragments and keeps its pages. With the threshold
+fixed, they are given back: a run at 100,000 subscriptions peaked 12 MB lower, and the process
+held 30 MB less after it (bench_digest), at no measurable cost in time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+MMAP_THRESHOLD = 128 * 1024  # glibc's default: fixed, it is no longer raised
+
+
+def return_big_blocks() -> bool:
+    """Fix glibc's mmap threshold for this process; False where the C library is not glibc.
+
+    Called once at start by `paperbot run` (a long-lived process that runs a digest a day).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))  # musl's mallopt does nothing, returns 0
