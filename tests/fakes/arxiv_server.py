@@ -170,6 +170,7 @@ class _Trickle:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    _index: int = 0  # this request's place in `state.requests`
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -187,13 +188,16 @@ class _Handler(BaseHTTPRequestHandler):
                     state.faults.remove(f)
                     break
             # Recorded on arrival: a client that timed out must see its request counted.
-            index = len(state.requests)
+            self._index = len(state.requests)
             state.requests.append(Recorded(url.path, query, arrived, self.headers.get("User-Agent", "")))
-        status = self._serve(url.path, query, fault)
-        with state.lock:
-            state.requests[index] = replace(state.requests[index], status=status)
+        self._serve(url.path, query, fault)
 
     def _send(self, status: int, body: bytes, ctype: str, headers: Iterable[tuple[str, str]] = ()) -> int:
+        # The status is recorded before the answer goes out: a client that has read it may be
+        # asserting on it while this thread is still here.
+        state = self.server.state
+        with state.lock:
+            state.requests[self._index] = replace(state.requests[self._index], status=status)
         try:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
