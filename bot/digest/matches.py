@@ -18,6 +18,8 @@ from bot.matching.reasons import Reasons
 from bot.models import ChannelRef, Paper, Subscription
 from bot.runtime.memory import checkpoint, long_lived
 
+SYNC_BATCH = 5_000  # subscriptions indexed between two checkpoints of the collector
+
 
 class SubscriptionIndex:
     """The match index over stored subscriptions, kept from one digest run to the next.
@@ -45,10 +47,14 @@ class SubscriptionIndex:
         self.subscriptions = current
         last_text: str | None = None
         query: Query | None = None
-        for text, sub_id in changed:
+        for n, (text, sub_id) in enumerate(changed, 1):
             if text != last_text:
                 last_text = text
                 query = parse_stored(text)
+            if n % SYNC_BATCH == 0:
+                # Building from scratch makes millions of objects: the collector passes over them a
+                # batch at a time, not in one pause of a third of a second (see bot.runtime.memory).
+                checkpoint()
             if query is None:
                 # Stored before a grammar change: /tracked still lists it, /untrack removes it.
                 self.index.remove(sub_id)

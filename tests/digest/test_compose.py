@@ -135,6 +135,28 @@ def test_the_kept_index_follows_added_changed_and_removed_subscriptions() -> Non
     assert found([]) == {} and len(kept.index) == 0
 
 
+def test_building_the_index_in_collector_batches_indexes_every_subscription(monkeypatch: MonkeyPatch) -> None:
+    # A build from scratch passes the collector over its objects every SYNC_BATCH subscriptions:
+    # every one of them is still indexed, the garbage of parsing is collected, nothing is lost.
+    monkeypatch.setattr(channel_matches, "SYNC_BATCH", 3)
+    papers = [(paper(1, "Video Retrieval at Scale"), HARVESTED_AT), (paper(2, "Sparse Codes"), HARVESTED_AT)]
+    texts = ["video retrieval", "sparse codes", "retrieval", "codes", "video", "scale", "sparse"]
+    channels = [ChannelRef(GENERAL.platform, "local", f"c{i}", f"c{i}") for i in range(len(texts))]
+    subs = [sub(i + 1, t, c) for i, (t, c) in enumerate(zip(texts, channels, strict=True))]
+    kept = channel_matches.SubscriptionIndex()
+    got = channel_matches.matches(subs, papers, {}, kept)
+    assert len(kept.index) == len(texts)
+    assert {c.channel_id: [e.paper.arxiv_id for e in es] for c, es in got.items()} == {
+        "c0": ["2611.00001"],
+        "c1": ["2611.00002"],
+        "c2": ["2611.00001"],
+        "c3": ["2611.00002"],
+        "c4": ["2611.00001"],
+        "c5": ["2611.00001"],
+        "c6": ["2611.00002"],
+    }
+
+
 async def test_a_large_run_matches_through_the_kept_index(config: Config, monkeypatch: MonkeyPatch) -> None:
     monkeypatch.setattr(delivery, "PERSISTENT_INDEX_FROM", 1)
     monkeypatch.setattr(delivery, "FEW_CHANNELS", 0)  # every run reads all subscriptions, picks its own
