@@ -192,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.append(Recorded(url.path, query, arrived, self.headers.get("User-Agent", "")))
         self._serve(url.path, query, fault)
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: Iterable[tuple[str, str]] = ()) -> int:
+    def _send(self, status: int, body: bytes, ctype: str, headers: Iterable[tuple[str, str]] = ()) -> None:
         # The status is recorded before the answer goes out: a client that has read it may be
         # asserting on it while this thread is still here.
         state = self.server.state
@@ -208,9 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
-        return status
 
-    def _serve(self, path: str, query: dict[str, str], fault: Fault | None) -> int:
+    def _serve(self, path: str, query: dict[str, str], fault: Fault | None) -> None:
         kind = fault.kind if fault else "ok"
         if kind == "trickle":
             assert fault is not None
@@ -218,7 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "close":
             self.close_connection = True
             self.connection.close()
-            return 0
+            return  # recorded with no status: nothing was answered
         if kind == "status":
             assert fault is not None
             return self._send(
@@ -239,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return self._send(404, b"not found", "text/plain")
 
-    def _api(self, query: dict[str, str], *, empty: bool, malformed: bool) -> int:
+    def _api(self, query: dict[str, str], *, empty: bool, malformed: bool) -> None:
         state = self.server.state
         start = int(query.get("start", "0") or 0)
         per_page = int(query.get("max_results", "10") or 10)
@@ -278,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = body[: len(body) // 2]
         return self._send(200, body, "application/atom+xml; charset=UTF-8")
 
-    def _feed(self, fmt: str, cats: str, *, empty: bool, malformed: bool) -> int:
+    def _feed(self, fmt: str, cats: str, *, empty: bool, malformed: bool) -> None:
         state = self.server.state
         wanted = cats.split("+")
         with state.lock:
