@@ -352,7 +352,7 @@ class Deliverer:
                     channel_matches.matches, subs, candidates, delivered, self._index, wanted
                 )
         if self.relevance is not None:
-            found = await self.relevance.extend(found, mine, candidates, delivered)
+            found = await self.relevance.extend(found, mine, candidates, delivered, targets)
         times["match"] = time.perf_counter() - started
         return found
 

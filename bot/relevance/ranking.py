@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -78,10 +78,14 @@ class Relevance:
         subscriptions: Sequence[Subscription],
         candidates: Sequence[tuple[Paper, datetime]],
         delivered: Mapping[ChannelRef, set[str]],
+        channels: Collection[ChannelRef],
     ) -> dict[ChannelRef, list[Entry]]:
-        """`found` (the keyword matches) with `like:` topics' papers added and learned ranking applied."""
+        """`found` (the keyword matches) with `like:` topics' papers added and learned ranking applied.
+
+        `channels` are those of `subscriptions` (the caller has them already).
+        """
         # A pass over 100,000 subscriptions takes tens of milliseconds: not on the event loop.
-        liking, channels = await asyncio.to_thread(_liking, subscriptions)
+        liking = await asyncio.to_thread(_liking, subscriptions)
         learning = [
             c for c in await self.store.reactions.learning_channels(feedback.MIN_LIKES) if c in channels
         ]
@@ -94,9 +98,9 @@ class Relevance:
         )
 
 
-def _liking(subscriptions: Sequence[Subscription]) -> tuple[list[Subscription], set[ChannelRef]]:
-    """The `like:` topics among `subscriptions`, and the channels of them all."""
-    return [s for s in subscriptions if similar.is_like(s.query)], {s.channel for s in subscriptions}
+def _liking(subscriptions: Sequence[Subscription]) -> list[Subscription]:
+    """The `like:` topics among `subscriptions`."""
+    return [s for s in subscriptions if similar.is_like(s.query)]
 
 
 def extend_matches(
