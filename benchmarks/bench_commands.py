@@ -13,8 +13,9 @@ against the naive way the bot had before: a scan of the latest papers with the m
 first, at most 30,000, stopping at n) and a scan of the week's papers. Every /papers answer is
 checked against a full scan by last update.
 
-At 100,000 papers, with the Slack adapter against the fake Slack: the acks of `/tracked` sent every
-20 ms by other people while `/papers ... 50` commands and a digest run (10,000 subscriptions: the
+At 100,000 papers, with the Slack adapter against the fake Slack (in a process of its own, which
+times the acks as Slack does: see `slack_peer`): the acks of `/tracked` sent every 20 ms by other
+people while `/papers ... 50` commands and a digest run (10,000 subscriptions: the
 deliverer's whole preparation, ledger written) go, p50/p99/max, against the same with the naive
 /papers on the event loop.
 
@@ -45,6 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_digest  # noqa: E402
 import bench_matching  # noqa: E402
+from slack_peer import SlackPeer  # noqa: E402
 from stores import build_once  # noqa: E402
 
 from adapters.slack import SlackAdapter  # noqa: E402
@@ -63,7 +65,7 @@ from storage import Store  # noqa: E402
 from storage.migrations import LATEST_VERSION  # noqa: E402
 from storage.papers import _row_to_paper, search_key_floor  # noqa: E402
 from tests.fakes.recording import RecordingAdapter  # noqa: E402
-from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, FakeSlack  # noqa: E402
+from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN  # noqa: E402
 
 SEED = 20261201
 PER_DAY = 2_500
@@ -311,59 +313,39 @@ async def naive_papers_command(ctx: Context, cmd: Command) -> Reply:
 async def acks(db: Path, *, naive: bool, warm: bool = True) -> list[float]:
     """Ack times of /tracked every 20 ms while twenty `/papers ... 50` and a digest run go.
 
+    The fake Slack runs in a process of its own (`slack_peer`), which sends the commands and times
+    the acks, as Slack does on its servers: on the bot's event loop, its own push and its reading
+    of the ack would wait behind the bot's work, and count against the bot.
     `warm`: the day's run, the match index built by an earlier one; otherwise the first run after a
     start, which builds it.
     """
-    fake = await FakeSlack().start()
+    peer = await SlackPeer.start()
     handler = commands.COMMANDS["papers"]
     if naive:
         commands.COMMANDS["papers"] = naive_papers_command
     try:
         adapter = SlackAdapter(
-            Secret(BOT_TOKEN), Secret(APP_TOKEN), None, SlackConfig(api_url=fake.api_url), posts_per_second=0
+            Secret(BOT_TOKEN), Secret(APP_TOKEN), None, SlackConfig(api_url=peer.api_url), posts_per_second=0
         )
         async with App(config_for(db), [adapter], clock=lambda: NOW) as app:
-            await fake.wait_connected()
+            await peer.ask({"op": "connected"})
             # The bot keeps its match index from run to run: the day's run finds it built (the
             # first run after a start builds it, in a worker thread, once).
             if warm:
                 await app.deliverer.new_matches()
-            stop = asyncio.Event()
-            seconds: list[float] = []
-            answered: list[str] = []
-            hits = queries(20, SEED + 1)
-
-            async def one_other() -> None:
-                ack, rid = await fake.slash("/tracked", "")
-                seconds.append(ack.seconds)
-                answered.append(rid)
-
-            async def others() -> None:
-                # Open loop: someone types a command every 20 ms, whether or not the last was acked.
-                sent: list[asyncio.Task[None]] = []
-                while not stop.is_set():
-                    sent.append(asyncio.create_task(one_other()))
-                    await asyncio.sleep(0.02)
-                await asyncio.gather(*sent)
-
-            async def papers() -> None:
-                for text in hits:
-                    _, rid = await fake.slash("/papers", f"{text} {N}")
-                    await fake.answer(rid, within=60)
 
             async def digest_run() -> None:  # the daily run up to its first message (bench_digest)
                 channels = [c for c, _ in await app.store.channels.with_subscriptions()]
                 await app.deliverer.prepare(channels)
 
-            watcher = asyncio.create_task(others())
-            await asyncio.gather(papers(), digest_run())
-            stop.set()
-            await watcher
-            for rid in answered:  # every command answered before the bot stops
-                await fake.answer(rid, within=60)
+            # Someone types /tracked every 20 ms (open loop: whether or not the last was acked)
+            # while the twenty /papers go, one after the other, and the digest run.
+            papers = [f"{text} {N}" for text in queries(20, SEED + 1)]
+            await asyncio.gather(peer.ask({"op": "go", "papers": papers, "other": "/tracked"}), digest_run())
+            seconds: list[float] = (await peer.ask({"op": "stop"}))["seconds"]  # every command answered
     finally:
         commands.COMMANDS["papers"] = handler
-        await fake.stop()
+        await peer.close()
     return seconds
 
 

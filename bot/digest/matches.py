@@ -6,6 +6,7 @@ A digest run at 10,000 channels matches once for all of them (bot.digest.deliver
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 
@@ -18,7 +19,7 @@ from bot.matching.reasons import Reasons
 from bot.models import ChannelRef, Paper, Subscription
 from bot.runtime.memory import checkpoint, long_lived
 
-SYNC_BATCH = 5_000  # subscriptions indexed between two checkpoints of the collector
+SYNC_BATCH = 1_000  # subscriptions indexed between two checkpoints of the collector
 
 
 class SubscriptionIndex:
@@ -53,8 +54,9 @@ class SubscriptionIndex:
                 query = parse_stored(text)
             if n % SYNC_BATCH == 0:
                 # Building from scratch makes millions of objects: the collector passes over them a
-                # batch at a time, not in one pause of a third of a second (see bot.runtime.memory).
-                checkpoint()
+                # batch at a time, not in one pause of a third of a second (see bot.runtime.memory);
+                # after the first, over what the batch made only.
+                checkpoint(young=n > SYNC_BATCH)
             if query is None:
                 # Stored before a grammar change: /tracked still lists it, /untrack removes it.
                 self.index.remove(sub_id)
@@ -199,8 +201,8 @@ def _targets(
 
 
 # Papers prepared between two checkpoints of the collector (see bot.runtime.memory): each collection then
-# scans one batch's objects, a few hundredths of a second, not a whole fortnight's at once.
-PREPARE_BATCH = 2_500
+# scans what one batch made, a few milliseconds, not a whole fortnight's at once.
+PREPARE_BATCH = 500
 MATCH_BATCH = 250  # papers whose hits are listed at once (a day's were 16 MB)
 
 
@@ -208,9 +210,14 @@ def _match_in_batches(
     matcher: MatchIndex[int], papers: Sequence[Paper]
 ) -> Iterator[tuple[str, Reasons, Collection[int]]]:
     for start in range(0, len(papers), PREPARE_BATCH):
+        if start:
+            # What matching made since the last checkpoint (entries, reasons: no cycle) is frozen
+            # uncollected, so that the collection below passes over what preparing made alone.
+            gc.freeze()
         prepared = [prepare(p) for p in papers[start : start + PREPARE_BATCH]]
         # Preparing is what leaves cyclic garbage (pylatexenc's parser); matching leaves none.
-        checkpoint()
+        # The first checkpoint collects everything (what came before the run, too).
+        checkpoint(young=start > 0)
         for at in range(0, len(prepared), MATCH_BATCH):
             some = prepared[at : at + MATCH_BATCH]
             found = matcher.match_queries(some)

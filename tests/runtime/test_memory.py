@@ -1,0 +1,63 @@
+"""The collector's checkpoints inside long work: cycles collected, pauses only over what is new."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from bot.runtime.memory import checkpoint, long_lived
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the collector frees it
+
+
+def garbage_cycle() -> weakref.ref[Node]:
+    return weakref.ref(Node())
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # what a test froze goes back to the collector
+
+
+def test_a_young_checkpoint_collects_the_cycles_made_since_the_last_one() -> None:
+    with long_lived(collect=False):
+        checkpoint()
+        kept = [Node() for _ in range(3)]  # alive: frozen, not collected
+        dropped = garbage_cycle()
+        frozen_before = gc.get_freeze_count()
+        checkpoint(young=True)
+        assert dropped() is None
+        assert gc.get_freeze_count() > frozen_before
+        assert all(n.me is n for n in kept)
+
+
+def test_a_young_checkpoint_passes_over_what_was_made_since_the_last_freeze_only() -> None:
+    with long_lived(collect=False):
+        checkpoint()
+        many = [Node() for _ in range(20_000)]  # frozen by the checkpoint below
+        checkpoint(young=True)
+        assert len(gc.get_objects(generation=0)) < 1_000  # the next one will not pass over them
+        made = garbage_cycle()
+        checkpoint(young=True)
+        assert made() is None
+    assert len(many) == 20_000
+
+
+def test_a_young_checkpoint_outside_a_pause_collects_every_generation() -> None:
+    # A cycle that survived a collection (so sits in an older generation), then became garbage:
+    # with the collector running, a young checkpoint cannot know that nothing was promoted since
+    # the last freeze, and must not freeze it uncollected (it would never be freed).
+    node: Node | None = Node()
+    old = weakref.ref(node)
+    gc.collect()  # promoted to the oldest generation while alive
+    node = None
+    assert old() is not None
+    checkpoint(young=True)
+    assert old() is None
