@@ -40,6 +40,7 @@ from bot.ops.server import OpsServer, SharesHttp
 from bot.platforms import create_adapters
 from bot.ports import Adapter, CommandNaming, slash
 from bot.relevance.ranking import Relevance
+from bot.runtime.memory import settle
 from bot.scheduling.jobs import Jobs
 from bot.scheduling.scheduler import Scheduler
 from bot.trending.daily import Trending
@@ -197,6 +198,9 @@ class App:
                 self._stack.push_async_callback(adapter.stop)
                 log.info("adapter %s started", adapter.name)
             await jobs.schedule()
+            # What the start made and imported lives as long as the process: out of the collector's
+            # way, or the next digest run's first collection passes over it with the GIL held.
+            settle()
             if self._catch_up:
                 jobs.spawn(jobs.catch_up(), "catch-up")
         except BaseException:

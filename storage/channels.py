@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -21,9 +22,28 @@ def channel_key(channel: ChannelRef) -> tuple[str, str, str]:
     return (channel.platform.value, channel.workspace, channel.channel_id)
 
 
+_PLATFORMS = {p.value: p for p in Platform}  # a dict lookup: Platform(value) costs ten times as much
+
+
 def channel_ref(row: Sequence[Any], start: int = 0) -> ChannelRef:
     """The channel of a row holding platform, workspace, channel_id and name from column `start` on."""
-    return ChannelRef(Platform(row[start]), row[start + 1], row[start + 2], row[start + 3])
+    value = row[start]
+    return ChannelRef(
+        _PLATFORMS.get(value) or Platform(value), row[start + 1], row[start + 2], row[start + 3]
+    )
+
+
+T = TypeVar("T")
+# From this many rows on, they are converted in a worker thread: a digest run reads every channel
+# at once, and 10,000 rows made into objects held the event loop for tens of milliseconds.
+MANY_ROWS = 1_000
+
+
+async def _each_row(rows: Iterable[aiosqlite.Row], convert: Callable[[aiosqlite.Row], T]) -> list[T]:
+    rows = list(rows)  # fetchall's list
+    if len(rows) < MANY_ROWS:
+        return [convert(r) for r in rows]
+    return await asyncio.to_thread(lambda: [convert(r) for r in rows])
 
 
 _SETTING_COLUMNS = frozenset({"timezone", "post_time", "max_papers", "paused", "learn", "trending"})
@@ -162,15 +182,15 @@ class ChannelRepository:
             " ORDER BY id"
         ) as cur:
             rows = await cur.fetchall()
-        return [
-            (
+        return await _each_row(
+            rows,
+            lambda r: (
                 channel_ref(r),
                 ChannelSettings(
                     r["timezone"], r["post_time"], r["max_papers"], bool(r["paused"]), bool(r["learn"])
                 ),
-            )
-            for r in rows
-        ]
+            ),
+        )
 
     async def wants_trending(self) -> bool:
         """Whether any channel's digest has a "Trending on Hugging Face" section."""
@@ -184,13 +204,18 @@ class ChannelRepository:
         """
         async with self._db.read(_RUN_STATES) as cur:
             rows = await cur.fetchall()
-        return {
-            channel_ref(r): (
-                ChannelSettings(r[4], r[5], r[6], bool(r[7]), bool(r[8]), int(r[9])),
-                datetime.fromisoformat(r[10]) if r[10] else None,
+        return dict(
+            await _each_row(
+                rows,
+                lambda r: (
+                    channel_ref(r),
+                    (
+                        ChannelSettings(r[4], r[5], r[6], bool(r[7]), bool(r[8]), int(r[9])),
+                        datetime.fromisoformat(r[10]) if r[10] else None,
+                    ),
+                ),
             )
-            for r in rows
-        }
+        )
 
     async def schedule_slots(self, default_time: str, default_timezone: str) -> set[tuple[str, str]]:
         """The distinct (post time, timezone) of the channels that get digests, defaults applied."""
@@ -213,4 +238,4 @@ class ChannelRepository:
             params += (default_timezone, timezone)
         async with self._db.read(sql + " ORDER BY id", params) as cur:
             rows = await cur.fetchall()
-        return [channel_ref(r) for r in rows]
+        return await _each_row(rows, channel_ref)

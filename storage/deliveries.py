@@ -14,6 +14,7 @@ offered too, but never posted one by one: the digest records their ids in one JS
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Collection, Sequence
@@ -88,6 +89,39 @@ class NewDigest:
     footer: str
     key: str = ""  # its delivery keys' stem (random when empty)
     overflow: str = "[]"  # JSON array of the arXiv ids over its cap, in rank order
+
+
+# From this many digests on, `plan_many` makes their JSON in a worker thread.
+MANY_DIGESTS = 50
+
+
+def _heads(digests: Sequence[NewDigest], keys: str) -> str:
+    """The JSON array of `plan_many`'s digests, each with its key (from `keys`, unless it has one).
+
+    Made digest by digest: one `json.dumps` of a whole batch is one call of tens of milliseconds
+    that holds the GIL, and a digest run's event loop (slash commands) waited for it.
+    """
+    dumps = json.dumps
+    return (
+        "["
+        + ",".join(
+            dumps(
+                [
+                    d.number,
+                    *channel_key(d.channel),
+                    d.announced,
+                    d.header,
+                    dumps(list(d.lines)),
+                    d.footer,
+                    d.key or keys[10 * i : 10 * i + 10],
+                    d.overflow,
+                ],
+                ensure_ascii=False,
+            )
+            for i, d in enumerate(digests)
+        )
+        + "]"
+    )
 
 
 def _when(text: str | None) -> datetime | None:
@@ -218,22 +252,10 @@ class DeliveryRepository:
         # Every digest's delivery key from one read of the system's randomness: os.urandom releases
         # the GIL, and during a run getting it back waited on the worker thread, once per digest.
         keys = secrets.token_hex(5 * len(digests))
-        heads = json.dumps(
-            [
-                [
-                    d.number,
-                    *channel_key(d.channel),
-                    d.announced,
-                    d.header,
-                    json.dumps(list(d.lines)),
-                    d.footer,
-                    d.key or keys[10 * i : 10 * i + 10],
-                    d.overflow,
-                ]
-                for i, d in enumerate(digests)
-            ],
-            ensure_ascii=False,
-        )
+        if len(digests) < MANY_DIGESTS:
+            heads = _heads(digests, keys)
+        else:  # a batch of a digest run: hundreds of digests, a megabyte of JSON
+            heads = await asyncio.to_thread(_heads, digests, keys)
         when = now.isoformat()
         async with self._db.transaction() as conn:
             # Ids are given, not left to SQLite, so that the entries can name theirs: base + number.

@@ -170,14 +170,21 @@ class Deliverer:
         found = await self.new_matches(matched, timings=times, after=after) if matched else {}
         started = time.perf_counter()
         busy = set(await self.store.deliveries.channels_with_open_digests())
-        targets = []
-        for channel in matched:
-            if not found.get(channel) or channel in busy:
-                continue
-            settings, _ = states.get(channel, (ChannelSettings(), None))
-            if settings.trending > 0 and self.trending is not None:
-                continue  # its Hugging Face section is read for it alone: `deliver` plans it
-            targets.append((channel, effective_max_papers(settings, self.config)))
+
+        def plannable() -> list[tuple[ChannelRef, int]]:
+            """The channels to plan together, with their caps."""
+            targets = []
+            for channel in matched:
+                if not found.get(channel) or channel in busy:
+                    continue
+                settings, _ = states.get(channel, (ChannelSettings(), None))
+                if settings.trending > 0 and self.trending is not None:
+                    continue  # its Hugging Face section is read for it alone: `deliver` plans it
+                targets.append((channel, effective_max_papers(settings, self.config)))
+            return targets
+
+        # 10,000 channels take tens of milliseconds: not on the event loop.
+        targets = plannable() if len(matched) <= FEW_CHANNELS else await asyncio.to_thread(plannable)
         summaries: dict[str, str] = {}
         if self.summarizer is not None and targets:  # stored since the harvest, usually
             shown = {e.paper.arxiv_id: e.paper for c, n in targets for e in digest.plan(found[c], n).shown}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.runtime.memory import checkpoint, long_lived
+from bot.runtime.memory import checkpoint, long_lived, settle
 
 
 class Node:
@@ -61,3 +61,14 @@ def test_a_young_checkpoint_outside_a_pause_collects_every_generation() -> None:
     assert old() is not None
     checkpoint(young=True)
     assert old() is None
+
+
+def test_settling_after_the_start_collects_then_freezes_what_lives() -> None:
+    node: Node | None = Node()
+    old = weakref.ref(node)
+    kept = Node()
+    node = None  # garbage before the freeze: collected, not kept forever
+    settle()
+    assert old() is None
+    assert gc.get_freeze_count() > 0
+    assert kept not in gc.get_objects()  # frozen: no collection passes over it again
