@@ -33,7 +33,7 @@ from bot.ops import metrics
 from bot.ports import Adapter
 from bot.relevance.ranking import Relevance
 from bot.runtime.gil import quick_handoffs
-from bot.runtime.memory import gc_paused
+from bot.runtime.memory import checkpoint, gc_paused, keep
 from bot.scheduling.effective import effective_max_papers
 from bot.trending import daily as trending
 from bot.trending.daily import Pick, Trending
@@ -316,8 +316,27 @@ class Deliverer:
         since then (the channels' last run saw the rest).
         """
         times = timings if timings is not None else {}
-        started = time.perf_counter()
         few = channels is not None and len(channels) <= FEW_CHANNELS  # a small time slot, /digest
+        if few:
+            return await self._new_matches(channels, times, after, few=True)
+        # Every subscription read and matched: hundreds of thousands of objects in no cycle, most of
+        # them kept. The collector is paused meanwhile: what lived before is collected and frozen
+        # first (little: the last run froze what it kept), the subscriptions are frozen as read,
+        # and matching's checkpoints then pass over what each batch made alone, not over all of it
+        # (each full collection held the GIL for a tenth of a second; see bot.runtime.memory).
+        with gc_paused():
+            checkpoint()
+            return await self._new_matches(channels, times, after, few=False)
+
+    async def _new_matches(
+        self,
+        channels: Sequence[ChannelRef] | None,
+        times: dict[str, float],
+        after: datetime | None,
+        *,
+        few: bool,
+    ) -> dict[ChannelRef, list[digest.Entry]]:
+        started = time.perf_counter()
         wanted = set(channels) if channels is not None else None
         if few:
             subs = [
@@ -328,6 +347,7 @@ class Deliverer:
         else:
             # All of them, even for some channels: the kept index stays whole (`only` picks).
             subs = await self.store.subscriptions.all()
+            keep()  # the index keeps them
         if not subs:
             return {}
         window = self.clock() - timedelta(days=self.config.digest.lookback_days)

@@ -6,7 +6,6 @@ A digest run at 10,000 channels matches once for all of them (bot.digest.deliver
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 
@@ -17,7 +16,7 @@ from bot.matching.paper import prepare
 from bot.matching.query import parse_stored
 from bot.matching.reasons import Reasons
 from bot.models import ChannelRef, Paper, Subscription
-from bot.runtime.memory import checkpoint, long_lived
+from bot.runtime.memory import checkpoint, keep, long_lived
 
 SYNC_BATCH = 1_000  # subscriptions indexed between two checkpoints of the collector
 
@@ -59,8 +58,8 @@ class SubscriptionIndex:
                 if n % SYNC_BATCH == 0:
                     # Building from scratch makes millions of objects: the collector passes over them
                     # a batch at a time, not in one pause of a third of a second (see
-                    # bot.runtime.memory); after the first, over what the batch made only.
-                    checkpoint(young=n > SYNC_BATCH)
+                    # bot.runtime.memory): over what the batch made.
+                    checkpoint()
                 if query is None:
                     # Stored before a grammar change: /tracked still lists it, /untrack removes it.
                     self.index.remove(sub_id)
@@ -217,11 +216,10 @@ def _match_in_batches(
         if start:
             # What matching made since the last checkpoint (entries, reasons: no cycle) is frozen
             # uncollected, so that the collection below passes over what preparing made alone.
-            gc.freeze()
+            keep()
         prepared = [prepare(p) for p in papers[start : start + PREPARE_BATCH]]
         # Preparing is what leaves cyclic garbage (pylatexenc's parser); matching leaves none.
-        # The first checkpoint collects everything (what came before the run, too).
-        checkpoint(young=start > 0)
+        checkpoint()
         for at in range(0, len(prepared), MATCH_BATCH):
             some = prepared[at : at + MATCH_BATCH]
             found = matcher.match_queries(some)

@@ -25,6 +25,11 @@ from collections.abc import Iterator
 
 from bot.runtime.nested import WhileInside
 
+# Whether every object not frozen was made since the last checkpoint, with the collector paused
+# since: then they are all in the youngest generation (a paused collector promotes nothing), and
+# a checkpoint need pass over that generation alone.
+_young_only = False
+
 
 def _pause() -> bool:
     was_enabled = gc.isenabled()
@@ -33,6 +38,8 @@ def _pause() -> bool:
 
 
 def _resume(was_enabled: bool) -> None:
+    global _young_only
+    _young_only = False  # the collector may promote again: the next checkpoint is a full one
     if was_enabled:
         gc.enable()
 
@@ -54,23 +61,35 @@ def long_lived(*, collect: bool = True) -> Iterator[None]:
         if collect:
             checkpoint()
         else:
-            gc.freeze()
+            keep()
 
 
-def checkpoint(*, young: bool = False) -> None:
+def checkpoint() -> None:
     """Inside `long_lived`: collect what was made since the last checkpoint, and freeze the rest.
 
-    `young`: only the youngest generation is collected. With the collector paused, everything made
-    since the last freeze is there (nothing is promoted out of it), so the pause is as long as
-    what was made since, not as long as everything alive that is not frozen: a full collection
-    at each of a digest run's checkpoints held the GIL for 60 to 150 ms, and every slash command
-    waited. The first checkpoint of a block must be a full one: what lived before the block is in
-    the older generations, and freezing it uncollected would keep its garbage forever.
+    After a first checkpoint with the collector paused, the next ones pass over the youngest
+    generation alone, which holds everything made since: the pause is as long as what was made
+    since, not as long as everything alive that is not frozen (a full collection at each of a
+    digest run's checkpoints held the GIL for 60 to 150 ms, and every slash command waited). The
+    first is a full one: what lived before is in the older generations, and freezing it
+    uncollected would keep its garbage forever.
     """
+    global _young_only
     # Some of what was made is cyclic garbage (pylatexenc's parser leaves cycles that reach,
     # through frames, whatever was on the stack): collect it, or freezing would keep it forever.
-    # Outside a pause the collector may have promoted things since the last freeze: collect all.
-    gc.collect(0 if young and not gc.isenabled() else 2)
+    gc.collect(0 if _young_only and not gc.isenabled() else 2)
+    gc.freeze()
+    _young_only = not gc.isenabled()
+
+
+def keep() -> None:
+    """Inside `long_lived`: freeze what was made since the last checkpoint, uncollected.
+
+    For objects made by code that makes no cyclic garbage (the subscriptions read for the index,
+    matching's entries), so that the next checkpoint need not pass over them. Cycles that other
+    threads made meanwhile are kept with them: a few objects a run, against a pause of tens of
+    milliseconds for every slash command.
+    """
     gc.freeze()
 
 
@@ -81,5 +100,4 @@ def settle() -> None:
     learn's and numpy's modules among it): a pause of a tenth of a second that every slash command
     waited out, at every run after a start.
     """
-    gc.collect()
-    gc.freeze()
+    checkpoint()
