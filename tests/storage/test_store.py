@@ -12,6 +12,7 @@ import pytest
 from bot.errors import StorageError
 from bot.models import ChannelRef, ChannelSettings, DayState, Paper, Platform
 from storage import Store
+from storage import channels as channel_rows
 from storage.migrations import LATEST_VERSION, MIGRATIONS
 from tests.conftest import GENERAL, NOW
 
@@ -159,3 +160,28 @@ async def test_a_paper_looked_up_before_a_feed_lists_it_takes_the_harvest_time(s
     ]
     await store.papers.upsert_many([listed], later + timedelta(hours=1))  # listed again: it keeps its time
     assert [at for _, at in await store.papers.harvested_since(later)] == [later]
+
+
+async def test_many_channels_read_off_the_event_loop_are_the_same_channels(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From MANY_ROWS rows on, channel rows become objects in a worker thread: the same answers.
+    refs = [ChannelRef(Platform.SLACK, "T1", f"C{i}", f"papers-{i}") for i in range(5)]
+    for i, ref in enumerate(refs):
+        await store.subscriptions.add(ref, "video retrieval", "video retrieval", "alice", NOW)
+        await store.channels.update_settings(ref, {"paused": i == 2}, NOW)
+
+    async def read() -> tuple[list[ChannelRef], list[ChannelRef], dict[ChannelRef, bool]]:
+        return (
+            await store.channels.at_slot("09:00", None, "09:00", "UTC"),
+            [c for c, _ in await store.channels.with_subscriptions()],
+            {c: s.paused for c, (s, _) in (await store.channels.run_states()).items()},
+        )
+
+    few = await read()
+    monkeypatch.setattr(channel_rows, "MANY_ROWS", 1)
+    many = await read()
+    assert many == few
+    slot, listed, paused = many
+    assert slot == refs and listed == refs
+    assert list(paused.items()) == [(r, i == 2) for i, r in enumerate(refs)]
