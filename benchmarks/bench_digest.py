@@ -189,19 +189,15 @@ async def run_one(size: int) -> None:
         warm, prepared = await one_run(store, bot)
         peak_mb = max_rss_mb()
 
-        # What the ledger holds, for the counts and the check against the naive scan.
-        ledger: dict[str, set[str]] = {}
+        # What the ledger holds: counted now, read for the check against the naive scan at the end
+        # (read now, it would be in the next day's peak memory, which is the bot's alone).
         states: dict[str, int] = {}
         async with store.db.read(
-            "SELECT c.channel_id, d.arxiv_id, d.state FROM deliveries d JOIN channels c ON c.id = d.channel"
-            " UNION ALL SELECT c.channel_id, j.value, 'overflow' FROM digests g"
-            " JOIN channels c ON c.id = g.channel, json_each(g.overflow) j"
+            "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
+            " UNION ALL SELECT 'overflow', SUM(json_array_length(overflow)) FROM digests"
         ) as cur:
-            for channel_id, arxiv_id, state in await cur.fetchall():
-                ledger.setdefault(channel_id, set()).add(arxiv_id)
-                states[state] = states.get(state, 0) + 1
-        subs = await store.subscriptions.all()
-        candidates = await store.papers.harvested_since(DAY - timedelta(days=14))
+            for state, count in await cur.fetchall():
+                states[state] = count or 0
         cards = sum(len(p.cards) for p in prepared.planned.values())
         planned, tldrs, left = len(prepared.planned), prepared.run.papers, bool(prepared.matches)
 
@@ -235,6 +231,24 @@ async def run_one(size: int) -> None:
         whole_window, prepared = await one_run(store, bot)
         window_papers = bot.papers_matched
         del prepared
+
+        # The first day's ledger (the next day's rows are newer), and the papers it was planned from.
+        ledger: dict[str, set[str]] = {}
+        async with store.db.read(
+            "SELECT c.channel_id, d.arxiv_id FROM deliveries d JOIN channels c ON c.id = d.channel"
+            " WHERE d.created_at < ?1"
+            " UNION ALL SELECT c.channel_id, j.value FROM digests g"
+            " JOIN channels c ON c.id = g.channel, json_each(g.overflow) j WHERE g.created_at < ?1",
+            (clock.now.isoformat(),),
+        ) as cur:
+            for channel_id, arxiv_id in await cur.fetchall():
+                ledger.setdefault(channel_id, set()).add(arxiv_id)
+        subs = await store.subscriptions.all()
+        candidates = [
+            (p, at)
+            for p, at in await store.papers.harvested_since(DAY - timedelta(days=14))
+            if at <= HARVESTED
+        ]
     shutil.rmtree(work.parent)
 
     # The naive way: every distinct query once against every paper (a sample, scaled).

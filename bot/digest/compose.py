@@ -208,15 +208,20 @@ _queries = operator.attrgetter("queries")
 _suggested = operator.attrgetter("suggested")
 
 
-def plan(entries: Sequence[Entry], max_papers: int, name: CommandNaming = slash) -> Plan:
-    """The digest of ranked `entries`, capped at `max_papers`; suggestions come after, beyond the cap."""
+def split(entries: Sequence[Entry], max_papers: int) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
+    """The entries a digest of ranked `entries` shows (capped, then its suggestions), and the rest."""
     if any(map(_suggested, entries)):
         matched = [e for e in entries if not e.suggested]
         suggested = tuple(e for e in entries if e.suggested)[:MAX_SUGGESTED]
-        entries = matched + list(suggested)
-    else:
-        matched, suggested = list(entries), ()
-    shown, rest = tuple(matched[:max_papers]) + suggested, tuple(matched[max_papers:])
+        return tuple(matched[:max_papers]) + suggested, tuple(matched[max_papers:])
+    return tuple(entries[:max_papers]), tuple(entries[max_papers:])
+
+
+def plan(entries: Sequence[Entry], max_papers: int, name: CommandNaming = slash) -> Plan:
+    """The digest of ranked `entries`, capped at `max_papers`; suggestions come after, beyond the cap."""
+    shown, rest = split(entries, max_papers)
+    if len(shown) + len(rest) < len(entries):  # suggestions beyond MAX_SUGGESTED are left out
+        entries = [e for e in entries if not e.suggested] + [e for e in shown if e.suggested]
     day = max(filter(None, map(_announced, entries)), default=None)
     read_late = (
         {e.paper.announced for e in entries if e.caught_up and e.paper.announced}

@@ -13,19 +13,22 @@ from __future__ import annotations
 import gc
 import json
 import json.encoder
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from bot.digest.compose import Entry, paper_card, plan, with_why
+from bot.digest.compose import Entry, paper_card, plan, split, with_why
 from bot.digest.why import loads as read_why
 from bot.matching.reasons import Reasons
 from bot.models import Card, ChannelRef, Paper, Platform
 from bot.ports import CommandNaming, slash
+from bot.runtime.allocator import give_back
 from storage.deliveries import NewDigest
 
-BATCH_ROWS = 10_000  # ledger rows per batch: one transaction of some 0.05 s
+BATCH_ROWS = 10_000  # ledger rows per batch at most: one transaction of a tenth of a second or two
+BATCH_SECONDS = 0.25  # ... and making a batch takes about this long at most
 RELEASE_SLICE = 5_000  # entries freed at once when a run is planned
 
 
@@ -79,6 +82,8 @@ class RunCache:
         self._alive: list[object] = []
         self._explained: list[Reasons] = []
         self._ids = _Ids()
+        # Per paper, its entries to be shown whose parts are not made yet (`expect`).
+        self._waiting: dict[str, dict[int, Entry]] = {}
 
     def _base_card(self, paper: Paper, summary: str | None = None) -> Card:
         key = (paper.arxiv_id, paper.version, summary)
@@ -169,13 +174,49 @@ class RunCache:
         for position, e in enumerate(shown):
             found = made.get(id(e))
             if found is None:
-                tail = f'{_text(queries_json(e.queries))},{_text(self._why_text(e))},"pending"'
-                found = made[id(e)] = (tail, self._card_of(e))
-                self._alive.append(e)
+                waiting = self._waiting.pop(e.paper.arxiv_id, None)
+                if waiting is not None:  # the first of the paper's entries to be shown: make them all
+                    self._make_paper(waiting)
+                    found = made.get(id(e))
+                if found is None:  # not expected
+                    found = made[id(e)] = (self._tail(e), self._card_of(e))
+                    self._alive.append(e)
             parts.append(f"[{number},{position},{ids[e.paper.arxiv_id]},{found[0]}]")
             cards.append(found[1])
         overflow = "[" + ",".join([ids[e.paper.arxiv_id] for e in rest]) + "]"
         return ",".join(parts), overflow, tuple(cards)
+
+    def expect(self, digests: Iterable[Sequence[Entry]]) -> None:
+        """Say which entries the run's digests will show: their parts are then made paper by paper.
+
+        Working out the matched words needs, per paper, the positions of its words and the phrases
+        found. Made digest by digest, those were held for every paper until the whole run was
+        planned (some 25 MB at 100,000 subscriptions). Told what will be shown, `ledger` makes every
+        shown entry of a paper when the first of them is needed, then lets go of that paper's words.
+        """
+        waiting = self._waiting
+        made = self._shown
+        for shown in digests:
+            for e in shown:
+                if id(e) not in made:
+                    waiting.setdefault(e.paper.arxiv_id, {})[id(e)] = e
+
+    def _make_paper(self, entries: dict[int, Entry]) -> None:
+        """The ledger tails and cards of a paper's shown entries; then its words are let go of."""
+        made = self._shown
+        for key, e in entries.items():
+            if key not in made:
+                made[key] = (self._tail(e), self._card_of(e))
+                self._alive.append(e)
+        facts = self._facts_of
+        for reasons in self._explained:  # this paper's: its words are in its records and cards now
+            reasons.forget_words()
+            del facts[id(reasons)]
+        self._explained = []
+
+    def _tail(self, e: Entry) -> str:
+        """The end of a shown entry's ledger row, the same in every digest showing it."""
+        return f'{_text(queries_json(e.queries))},{_text(self._why_text(e))},"pending"'
 
     def forget_words(self) -> None:
         """Let go of the matched words worked out for the records and cards made so far.
@@ -231,14 +272,21 @@ def batches(
     run: RunCache,
     today: date,
     size: int = BATCH_ROWS,
+    seconds: float = BATCH_SECONDS,
 ) -> Iterator[Batch]:
     """The digests of `targets` (channel, cap) from their ranked matches in `found`, in batches.
 
-    CPU work (a second or so at 10,000 channels): take each batch with `next_batch` in a worker
-    thread. A channel's matches are taken out of `found` as its digest is made: a run's 400,000
-    entries are let go of as they are planned. Numbers count from 1 within each batch.
+    CPU work (seconds at 10,000 channels): take each batch with `next_batch` in a worker thread.
+    A channel's matches are taken out of `found` as its digest is made: a run's 400,000 entries
+    are let go of as they are planned. Numbers count from 1 within each batch.
+
+    A batch ends at `size` rows or after `seconds` of making, whichever comes first: the first
+    digests cost most (each of their papers has all its cards made, `RunCache.expect`), and the
+    ledger's writes, each made while the next batch is, would otherwise wait for them all and
+    then run back to back.
     """
-    batch, made = Batch(), 0
+    run.expect(split(found[channel], cap)[0] for channel, cap in targets)
+    batch, began = Batch(), time.perf_counter()
     for channel, cap in targets:
         planned = plan(found.pop(channel), cap, run.names.get(channel.platform, slash))
         number = len(batch.digests) + 1
@@ -258,12 +306,9 @@ def batches(
         batch.rows.append(rows)
         batch.cards.append(cards)
         batch.entries += len(planned.shown)
-        # The first batch is small: its cards take longest (every paper's first), and no
-        # ledger write can overlap the making of a batch until one is made.
-        if batch.entries >= (size if made else size // 8):
+        if batch.entries >= size or time.perf_counter() - began >= seconds:
             yield batch
-            batch = Batch()
-            made += 1
+            batch, began = Batch(), time.perf_counter()
     if batch.digests:
         yield batch
 
@@ -279,3 +324,4 @@ def finish(run: RunCache) -> None:
     makes no garbage cycle (see bot.runtime.memory)."""
     run.planned()
     gc.freeze()
+    give_back()  # what planning freed, to the system (bot.runtime.allocator)

@@ -6,6 +6,7 @@ leave to that path the channels it cannot plan with the others.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -205,3 +206,63 @@ def test_each_suggested_paper_gets_its_own_card_and_record() -> None:
     assert [c.title for c in cards] == [PAPERS[1].title, liked.title, other.title]
     assert [c.paper_id for c in cards] == [PAPERS[1].arxiv_id, liked.arxiv_id, other.arxiv_id]
     assert "you may also like" in cards[2].footer
+
+
+def _many_channels_found() -> tuple[dict[ChannelRef, list[digest.Entry]], list[tuple[ChannelRef, int]]]:
+    """Twelve channels' ranked matches of 200 papers: each paper in several digests, some beyond the cap."""
+    rng = random.Random(11)
+    words = ["video", "retrieval", "sparse", "codes", "graph", "neural", "speech", "robot"]
+    channels = [ChannelRef(Platform.CONSOLE, "local", f"c{i}", f"c{i}") for i in range(12)]
+    papers = [
+        (paper(n, " ".join(rng.sample(words, 3)), " ".join(rng.choices(words, k=12))), HARVESTED_AT)
+        for n in range(200)
+    ]
+    subs = [
+        Subscription(i, c, q, q, "ada", TRACKED_AT)
+        for i, (c, q) in enumerate(
+            (c, " ".join(rng.sample(words, rng.choice((1, 2))))) for c in channels for _ in range(3)
+        )
+    ]
+    found = channel_matches.matches(subs, papers, {})
+    return found, [(c, 5 + i) for i, c in enumerate(channels) if c in found]
+
+
+def test_a_run_makes_each_papers_cards_at_once_and_lets_go_of_its_words() -> None:
+    """Planned paper by paper (`RunCache.expect`), the rows and cards are those of the plain way."""
+    found, targets = _many_channels_found()
+    ranked = {c: list(es) for c, es in found.items()}
+    run = planning.RunCache()
+    made = planning.batches(found, targets, run, DAY, size=1)  # a digest a batch
+    first = next(made)
+    # Every shown entry of every paper the first digest shows is made: that paper's words are let go.
+    assert not run._facts_of and not run._explained
+    papers = {e.paper.arxiv_id for e in digest.split(ranked[targets[0][0]], targets[0][1])[0]}
+    to_show = [e for c, cap in targets for e in digest.split(ranked[c], cap)[0]]
+    assert {id(e) for e in to_show if e.paper.arxiv_id in papers} <= run._shown.keys()
+    assert len(run._shown) < len({id(e) for e in to_show})  # the other papers' are made when needed
+    for batch in [first, *made]:
+        for d, rows, cards in zip(batch.digests, batch.rows, batch.cards, strict=True):
+            cap = dict(targets)[d.channel]
+            plan = digest.plan(ranked[d.channel], cap)
+            assert plan.shown == digest.split(ranked[d.channel], cap)[0]
+            assert json.loads(f"[{rows}]") == [
+                [d.number, i, e.paper.arxiv_id, json.dumps(list(e.queries)), json.dumps(e.why()), "pending"]
+                for i, e in enumerate(plan.shown)
+            ]
+            assert cards == tuple(digest.card(e.paper, e.why()) for e in plan.shown)
+            assert json.loads(d.overflow) == [e.paper.arxiv_id for e in plan.rest]
+    assert not found  # each channel's matches let go of as planned
+
+
+def test_a_batch_ends_at_its_rows_or_its_time() -> None:
+    """Batches end at `size` rows, or after `seconds` of making: the ledger's writes spread over a run."""
+    found, targets = _many_channels_found()
+    one_each = list(planning.batches(dict(found), targets, planning.RunCache(), DAY, seconds=0))
+    assert [len(b.digests) for b in one_each] == [1] * len(targets)
+    assert [b.digests[0].number for b in one_each] == [1] * len(targets)  # numbered within each batch
+    assert [b.digests[0].channel for b in one_each] == [c for c, _ in targets]
+    by_rows = list(planning.batches(dict(found), targets, planning.RunCache(), DAY, size=12, seconds=60))
+    assert all(b.entries >= 12 for b in by_rows[:-1])
+    # Each ended with the digest that reached 12 rows.
+    assert all(b.entries - len(json.loads(f"[{b.rows[-1]}]")) < 12 for b in by_rows)
+    assert [d.channel for b in by_rows for d in b.digests] == [c for c, _ in targets]

@@ -41,3 +41,36 @@ def test_freed_megabyte_blocks_go_back_to_the_system() -> None:
     if out.stdout.strip() == "no glibc":
         pytest.skip("the C library is not glibc")
     assert float(out.stdout) > 30  # of 40 MB freed
+
+
+# Blocks under the mapping threshold come from the heap: freed under blocks that stay, their pages
+# stay with the process until the heap's free pages are given back. Prints the megabytes given back.
+_TRIM_SCRIPT = textwrap.dedent(
+    """
+    from bot.runtime.allocator import give_back, return_big_blocks
+
+    def rss_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    if not return_big_blocks():
+        print("no glibc")
+        raise SystemExit
+    kept, freed = [], []
+    for _ in range(400):
+        freed.append(bytearray(100_000))  # 100 KB: from the heap, under the 128 KiB threshold
+        kept.append(bytearray(2_000))
+    del freed
+    before = rss_mb()
+    assert give_back()
+    print(before - rss_mb())
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_a_runs_freed_heap_pages_are_given_back() -> None:
+    out = subprocess.run([sys.executable, "-c", _TRIM_SCRIPT], capture_output=True, text=True, check=True)
+    if out.stdout.strip() == "no glibc":
+        pytest.skip("the C library is not glibc")
+    assert float(out.stdout) > 30  # of 40 MB freed
