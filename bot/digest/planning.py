@@ -241,6 +241,7 @@ class RunCache:
         alive = self._alive
         self._why, self._facts_of, self._entry_cards, self._shown, self._alive = {}, {}, {}, {}, []
         self._ids = _Ids()
+        self._waiting = {}  # empty, unless a batch failed before every digest was made
         # What the run held (records, entries, and what only they hold) is freed a slice at a time:
         # freeing a hundred thousand objects at once is one call that holds the GIL for a tenth of
         # a second, and the event loop (slash commands) waits.
