@@ -220,8 +220,7 @@ def split(entries: Sequence[Entry], max_papers: int) -> tuple[tuple[Entry, ...],
 def plan(entries: Sequence[Entry], max_papers: int, name: CommandNaming = slash) -> Plan:
     """The digest of ranked `entries`, capped at `max_papers`; suggestions come after, beyond the cap."""
     shown, rest = split(entries, max_papers)
-    if len(shown) + len(rest) < len(entries):  # suggestions beyond MAX_SUGGESTED are left out
-        entries = [e for e in entries if not e.suggested] + [e for e in shown if e.suggested]
+    entries = shown + rest  # without the suggestions beyond MAX_SUGGESTED
     day = max(filter(None, map(_announced, entries)), default=None)
     read_late = (
         {e.paper.announced for e in entries if e.caught_up and e.paper.announced}

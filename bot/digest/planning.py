@@ -179,8 +179,7 @@ class RunCache:
                     self._make_paper(waiting)
                     found = made.get(id(e))
                 if found is None:  # not expected
-                    found = made[id(e)] = (self._tail(e), self._card_of(e))
-                    self._alive.append(e)
+                    found = self._make(e)
             parts.append(f"[{number},{position},{ids[e.paper.arxiv_id]},{found[0]}]")
             cards.append(found[1])
         overflow = "[" + ",".join([ids[e.paper.arxiv_id] for e in rest]) + "]"
@@ -206,13 +205,18 @@ class RunCache:
         made = self._shown
         for key, e in entries.items():
             if key not in made:
-                made[key] = (self._tail(e), self._card_of(e))
-                self._alive.append(e)
+                self._make(e)
         facts = self._facts_of
         for reasons in self._explained:  # this paper's: its words are in its records and cards now
             reasons.forget_words()
             del facts[id(reasons)]
         self._explained = []
+
+    def _make(self, e: Entry) -> tuple[str, Card]:
+        """A shown entry's ledger tail and card, kept for every digest showing it."""
+        found = self._shown[id(e)] = (self._tail(e), self._card_of(e))
+        self._alive.append(e)  # its identity is the key: never reused within the run
+        return found
 
     def _tail(self, e: Entry) -> str:
         """The end of a shown entry's ledger row, the same in every digest showing it."""

@@ -12,9 +12,23 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Any
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 MMAP_THRESHOLD = 128 * 1024  # glibc's default: fixed, it is no longer raised
+
+
+def _c_function(name: str, argtypes: tuple[Any, ...]) -> Any | None:
+    """The C library's function `name` (glibc's, on Linux), typed to return an int; None if it has none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None), name)  # the process's own C library
+    except (OSError, AttributeError):  # not glibc
+        return None
+    function.argtypes = argtypes
+    function.restype = ctypes.c_int
+    return function
 
 
 def return_big_blocks() -> bool:
@@ -22,15 +36,9 @@ def return_big_blocks() -> bool:
 
     Called once at start by `paperbot run` (a long-lived process that runs a digest a day).
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))  # musl's mallopt does nothing, returns 0
+    mallopt = _c_function("mallopt", (ctypes.c_int, ctypes.c_int))
+    # musl's mallopt does nothing, returns 0
+    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 def give_back() -> bool:
@@ -41,12 +49,5 @@ def give_back() -> bool:
     subscriptions this gave back some 20 MB after a run, so that the next one peaked lower. It
     takes a few milliseconds: call it from a worker thread.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return False
-    trim.argtypes = (ctypes.c_size_t,)
-    trim.restype = ctypes.c_int
-    return bool(trim(0))
+    trim = _c_function("malloc_trim", (ctypes.c_size_t,))
+    return trim is not None and bool(trim(0))
